@@ -1,0 +1,107 @@
+"""Contacts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from db.keyset import Window, in_order, page_sql
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    organization_id: int
+    id: int
+    network: str
+    network_user_id: str
+    handle: str
+    name: str
+    avatar_url: str | None
+    validation_status: str
+    crm_record_id: str | None
+    validated_at: datetime | None
+    last_lookup_at: datetime | None
+    is_vip: bool
+    vip_group_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+COLUMNS = (
+    "organization_id, id, network, network_user_id, handle, name, avatar_url,"
+    " validation_status, crm_record_id, validated_at, last_lookup_at, is_vip, vip_group_id,"
+    " created_at, updated_at"
+)
+
+# contacts(...) order: by name, ties by id.
+ORDER_KEY = ("name", "id")
+
+
+@dataclass(frozen=True, slots=True)
+class ContactFilter:
+    search: str | None = None  # substring of name, handle, email or phone, any case
+    is_vip: bool | None = None
+    network: str | None = None
+
+
+def _like_pattern(search: str) -> str:
+    escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filter_sql(where: ContactFilter, first_param: int) -> tuple[str, list[Any]]:
+    sql = ""
+    params: list[Any] = []
+    if where.search:
+        params.append(_like_pattern(where.search))
+        sql += f" AND search_text LIKE ${first_param + len(params) - 1}"
+    if where.is_vip is not None:
+        params.append(where.is_vip)
+        sql += f" AND is_vip = ${first_param + len(params) - 1}"
+    if where.network is not None:
+        params.append(where.network)
+        sql += f" AND network = ${first_param + len(params) - 1}"
+    return sql, params
+
+
+async def contacts_by_ids(
+    conn: asyncpg.Connection, organization_id: int, ids: Sequence[int]
+) -> list[Contact]:
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM contacts WHERE organization_id = $1 AND id = ANY($2::bigint[])",
+        organization_id,
+        ids,
+    )
+    return [Contact(**row) for row in rows]
+
+
+async def page_contacts(
+    conn: asyncpg.Connection, organization_id: int, *, where: ContactFilter, window: Window
+) -> list[Contact]:
+    """One window of the organisation's contacts matching `where`, by name then id."""
+    filter_sql, filter_params = _filter_sql(where, 2)
+    page = page_sql(ORDER_KEY, descending=False, window=window, first_param=2 + len(filter_params))
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM contacts WHERE organization_id = $1{filter_sql}{page.condition}"
+        f" ORDER BY {page.order} LIMIT {page.limit}",
+        organization_id,
+        *filter_params,
+        *page.params,
+    )
+    return in_order([Contact(**row) for row in rows], window)
+
+
+async def count_contacts(
+    conn: asyncpg.Connection, organization_id: int, *, where: ContactFilter
+) -> int:
+    filter_sql, filter_params = _filter_sql(where, 2)
+    count = await conn.fetchval(
+        f"SELECT count(*) FROM contacts WHERE organization_id = $1{filter_sql}",
+        organization_id,
+        *filter_params,
+    )
+    return int(count)

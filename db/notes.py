@@ -1,0 +1,116 @@
+"""Contact notes, conversation notes and their revisions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from db.keyset import Window, in_order, page_sql
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    organization_id: int
+    id: int
+    contact_id: int | None
+    conversation_id: int | None
+    body: str
+    author_id: int
+    created_at: datetime
+    updated_at: datetime
+    updated_by: int | None
+    version: int
+    deleted_at: datetime | None
+    deleted_by: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NoteRevision:
+    organization_id: int
+    id: int
+    note_id: int
+    body: str
+    edited_at: datetime
+    edited_by: int
+
+
+COLUMNS = (
+    "organization_id, id, contact_id, conversation_id, body, author_id, created_at,"
+    " updated_at, updated_by, version, deleted_at, deleted_by"
+)
+REVISION_COLUMNS = "organization_id, id, note_id, body, edited_at, edited_by"
+ORDER_KEY = ("created_at", "id")  # newest first
+
+# The parent column a list of notes hangs from; never user input.
+_PARENTS = ("contact_id", "conversation_id")
+
+
+async def notes_by_ids(
+    conn: asyncpg.Connection, organization_id: int, ids: Sequence[int]
+) -> list[Note]:
+    """Live (not deleted) notes among `ids`."""
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM notes"
+        " WHERE organization_id = $1 AND id = ANY($2::bigint[]) AND deleted_at IS NULL",
+        organization_id,
+        ids,
+    )
+    return [Note(**row) for row in rows]
+
+
+async def page_notes(
+    conn: asyncpg.Connection,
+    organization_id: int,
+    parent: str,
+    parent_ids: Sequence[int],
+    *,
+    window: Window,
+) -> dict[int, list[Note]]:
+    """One window of the live notes of each parent (`parent` is "contact_id" or
+    "conversation_id"), newest first."""
+    assert parent in _PARENTS
+    page = page_sql(ORDER_KEY, descending=True, window=window, first_param=3)
+    rows = await conn.fetch(
+        f"SELECT x.* FROM unnest($2::bigint[]) WITH ORDINALITY AS p(parent_id, ord)"
+        f" CROSS JOIN LATERAL (SELECT {COLUMNS} FROM notes"
+        f"  WHERE organization_id = $1 AND {parent} = p.parent_id AND deleted_at IS NULL"
+        f"{page.condition} ORDER BY {page.order} LIMIT {page.limit}) x"
+        f" ORDER BY p.ord, {page.order}",
+        organization_id,
+        parent_ids,
+        *page.params,
+    )
+    found: dict[int, list[Note]] = {}
+    for row in rows:
+        found.setdefault(row[parent], []).append(Note(**row))
+    return {k: in_order(v, window) for k, v in found.items()}
+
+
+async def count_notes(
+    conn: asyncpg.Connection, organization_id: int, parent: str, parent_ids: Sequence[int]
+) -> dict[int, int]:
+    assert parent in _PARENTS
+    rows = await conn.fetch(
+        f"SELECT {parent} AS parent_id, count(*) AS n FROM notes"
+        f" WHERE organization_id = $1 AND {parent} = ANY($2::bigint[]) AND deleted_at IS NULL"
+        f" GROUP BY {parent}",
+        organization_id,
+        parent_ids,
+    )
+    return {row["parent_id"]: row["n"] for row in rows}
+
+
+async def revisions_by_note_ids(
+    conn: asyncpg.Connection, organization_id: int, note_ids: Sequence[int]
+) -> list[NoteRevision]:
+    """Revisions of the notes, oldest first."""
+    rows = await conn.fetch(
+        f"SELECT {REVISION_COLUMNS} FROM note_revisions"
+        " WHERE organization_id = $1 AND note_id = ANY($2::bigint[]) ORDER BY note_id, id",
+        organization_id,
+        note_ids,
+    )
+    return [NoteRevision(**row) for row in rows]

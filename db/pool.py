@@ -1,0 +1,46 @@
+"""Connection URLs and pools.
+
+Two roles reach the database: the owner (DATABASE_URL), which runs migrations and the
+command line, and `inbox_app`, which the server's pool uses and which row-level security
+binds to one organisation per transaction.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import asyncpg
+
+APP_ROLE = "inbox_app"
+
+
+def app_url(owner_url: str, *, password: str | None = None) -> str:
+    """The owner URL with the user replaced by the application role."""
+    parts = urlsplit(owner_url)
+    host = parts.netloc.rpartition("@")[2]
+    credentials = APP_ROLE if password is None else f"{APP_ROLE}:{quote(password, safe='')}"
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{host}"))
+
+
+def database_url(url: str, database: str) -> str:
+    """`url` pointing at another database of the same server."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+async def set_app_password(conn: asyncpg.Connection, password: str) -> None:
+    """Gives the application role a password (needed where the server is not on trust auth)."""
+    # ALTER ROLE takes no parameters; quote_literal keeps the value a literal.
+    literal = await conn.fetchval("SELECT quote_literal($1::text)", password)
+    await conn.execute(f"ALTER ROLE {APP_ROLE} PASSWORD {literal}")
+
+
+async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        # Statements are prepared and cached per connection; the server's SQL is a fixed set.
+        statement_cache_size=256,
+    )
+    assert pool is not None
+    return pool

@@ -1,0 +1,1 @@
+"""Business rules: request context, authentication, dataloaders and one module per domain."""

@@ -1,0 +1,100 @@
+"""Contacts: lookup, search and the attributes shown on the panel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from db import contacts as contacts_db
+from db.attributes import AttributeDefinition, AttributeValue
+from db.contacts import Contact, ContactFilter
+from db.keyset import Key
+from resolvers import ids
+from resolvers.context import Context
+from resolvers.errors import BadUserInput
+from resolvers.pagination import Page, PageArgs, page, window
+
+_PROFILE_URLS = {
+    "X": "https://x.com/{}",
+    "INSTAGRAM": "https://www.instagram.com/{}",
+    "FACEBOOK": "https://www.facebook.com/{}",
+    "LINKEDIN": "https://www.linkedin.com/in/{}",
+    "TIKTOK": "https://www.tiktok.com/@{}",
+    "YOUTUBE": "https://www.youtube.com/@{}",
+}
+
+MAX_SEARCH = 100
+KEY_TYPES = (str, int)  # (name, id)
+
+
+def profile_url(network: str, handle: str) -> str:
+    """The contact's profile on their network; the handle is URL-encoded (a leading @ is
+    not part of it)."""
+    return _PROFILE_URLS[network].format(quote(handle.removeprefix("@"), safe=""))
+
+
+def cursor_key(contact: Contact) -> Key:
+    return (contact.name, contact.id)
+
+
+async def contact_by_global_id(ctx: Context, global_id: str) -> Contact | None:
+    pk = ids.decode_as(global_id, "Contact")
+    if pk is None:
+        return None
+    contact: Contact | None = await ctx.loaders.contact_by_id.load(pk)
+    return contact
+
+
+async def list_contacts(
+    ctx: Context, args: PageArgs, where: ContactFilter
+) -> tuple[Page[Contact], ContactFilter]:
+    """A page of contacts by name. Raises BadUserInput for a search over 100 characters."""
+    if where.search is not None:
+        if len(where.search) > MAX_SEARCH:
+            raise BadUserInput(f"`search` is at most {MAX_SEARCH} characters")
+        if "\x00" in where.search:
+            raise BadUserInput("`search` contains a NUL character")
+        where = ContactFilter(where.search.strip() or None, where.is_vip, where.network)
+    request = window(args, KEY_TYPES)
+    rows = await ctx.session.run(
+        contacts_db.page_contacts, ctx.organization_id, where=where, window=request
+    )
+    for row in rows:
+        ctx.loaders.contact_by_id.prime(row.id, row)
+    return page(rows, request), where
+
+
+async def count_contacts(ctx: Context, where: ContactFilter) -> int:
+    return await ctx.session.run(contacts_db.count_contacts, ctx.organization_id, where=where)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactAttribute:
+    """A live definition with the contact's value for it (None when unset)."""
+
+    contact_id: int
+    definition: AttributeDefinition
+    value: AttributeValue | None
+
+
+async def attributes_of(
+    ctx: Context, contact_id: int, *, kinds: list[str] | None = None
+) -> list[ContactAttribute]:
+    """Every non-archived definition, in position order, with this contact's value."""
+    definitions: list[
+        AttributeDefinition
+    ] = await ctx.loaders.attribute_definitions_by_organization.load(ctx.organization_id)
+    values: list[AttributeValue] = await ctx.loaders.attribute_values_by_contact_id.load(contact_id)
+    by_definition = {value.definition_id: value for value in values}
+    return [
+        ContactAttribute(contact_id, definition, by_definition.get(definition.id))
+        for definition in definitions
+        if not definition.archived and (kinds is None or definition.kind in kinds)
+    ]
+
+
+async def attribute_of(ctx: Context, contact_id: int, key: str) -> ContactAttribute | None:
+    for attribute in await attributes_of(ctx, contact_id):
+        if attribute.definition.key == key:
+            return attribute
+    return None

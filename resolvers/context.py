@@ -1,0 +1,33 @@
+"""What every resolver receives: the agent, their organisation, the request's database
+session and its loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from db.agents import Agent
+from db.organizations import Organization
+from resolvers.loaders import Loaders
+from resolvers.session import Session
+
+
+@dataclass(eq=False, slots=True)
+class Context:
+    request: Request | WebSocket
+    response: Response | WebSocket | None
+    session: Session
+    agent: Agent
+    organization: Organization
+    request_id: str
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.session, self.agent.organization_id)
+
+    @property
+    def organization_id(self) -> int:
+        return self.agent.organization_id

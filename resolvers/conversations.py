@@ -1,0 +1,92 @@
+"""Conversations, the queue, and messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from db import conversations as conversations_db
+from db.contacts import Contact
+from db.conversations import Conversation, ConversationFilter, Message
+from db.keyset import Key
+from resolvers import ids
+from resolvers.context import Context
+from resolvers.pagination import Page, PageArgs, page, window
+
+QUEUE_TYPES = (int, datetime, int)
+TIME_TYPES = (datetime, int)
+
+
+def queue_key(conversation: Conversation) -> Key:
+    return (-conversation.priority, conversation.last_message_at, conversation.id)
+
+
+def newest_key(conversation: Conversation) -> Key:
+    return (conversation.last_message_at, conversation.id)
+
+
+def message_key(message: Message) -> Key:
+    return (message.sent_at, message.id)
+
+
+async def conversation_by_global_id(ctx: Context, global_id: str) -> Conversation | None:
+    pk = ids.decode_as(global_id, "Conversation")
+    if pk is None:
+        return None
+    conversation: Conversation | None = await ctx.loaders.conversation_by_id.load(pk)
+    return conversation
+
+
+def team_filter(global_id: str | None) -> int | None:
+    """The team id of a `teamId` argument; an id that is not a team's matches nothing (-1)."""
+    if global_id is None:
+        return None
+    pk = ids.decode_as(global_id, "Team")
+    return -1 if pk is None else pk
+
+
+async def list_conversations(
+    ctx: Context, args: PageArgs, where: ConversationFilter, *, queue: bool
+) -> Page[Conversation]:
+    """A page of conversations in queue order or newest first; their contacts are read in
+    the same statement and primed into the contact loader."""
+    request = window(args, QUEUE_TYPES if queue else TIME_TYPES)
+    pairs = await ctx.session.run(
+        conversations_db.page_conversations,
+        ctx.organization_id,
+        where=where,
+        queue=queue,
+        window=request,
+    )
+    contacts: list[Contact] = []
+    for conversation, contact in pairs:
+        ctx.loaders.conversation_by_id.prime(conversation.id, conversation)
+        contacts.append(contact)
+    for contact in contacts:
+        ctx.loaders.contact_by_id.prime(contact.id, contact)
+    return page([conversation for conversation, _ in pairs], request)
+
+
+async def count_conversations(ctx: Context, where: ConversationFilter) -> int:
+    return await ctx.session.run(
+        conversations_db.count_conversations, ctx.organization_id, where=where
+    )
+
+
+async def conversations_of_contact(
+    ctx: Context, contact_id: int, args: PageArgs
+) -> Page[Conversation]:
+    request = window(args, TIME_TYPES)
+    rows: list[Conversation] = await ctx.loaders.conversations_by_contact_id.load(
+        (contact_id, request)
+    )
+    return page(rows, request)
+
+
+async def messages_of_conversation(
+    ctx: Context, conversation_id: int, args: PageArgs
+) -> Page[Message]:
+    request = window(args, TIME_TYPES)
+    rows: list[Message] = await ctx.loaders.messages_by_conversation_id.load(
+        (conversation_id, request)
+    )
+    return page(rows, request)

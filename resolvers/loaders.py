@@ -1,0 +1,320 @@
+"""Dataloaders, created per request (see Context). Each batches the keys asked for in one
+tick into one SQL statement and answers in key order, None or [] for a miss."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from functools import cached_property
+from typing import Any, Generic, Protocol, TypeVar
+
+import asyncpg
+from aiodataloader import DataLoader
+
+from db import agents as agents_db
+from db import attributes as attributes_db
+from db import contacts as contacts_db
+from db import conversations as conversations_db
+from db import notes as notes_db
+from db import teams as teams_db
+from db.agents import Agent
+from db.attributes import AttributeDefinition, AttributeValue
+from db.contacts import Contact
+from db.conversations import Conversation, Message
+from db.keyset import Window
+from db.notes import Note, NoteRevision
+from db.teams import Team, VipGroup
+from resolvers.session import Session
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+R = TypeVar("R", bound=_HasId)
+L = TypeVar("L", bound="_Loader")
+T = TypeVar("T")
+
+ByIds = Callable[[asyncpg.Connection, int, Sequence[int]], Awaitable[list[Any]]]
+PagesByParents = Callable[..., Awaitable[dict[int, list[Any]]]]
+CountsByParents = Callable[[asyncpg.Connection, int, Sequence[int]], Awaitable[dict[int, int]]]
+
+
+class _Loader(DataLoader[Any, Any]):
+    def __init__(self, session: Session, organization_id: int) -> None:
+        super().__init__()
+        self.session = session
+        self.organization_id = organization_id
+
+
+class _ById(_Loader, Generic[R]):
+    fetch: ByIds
+
+    async def batch_load_fn(self, ids: list[int]) -> list[R | None]:
+        rows = await self.session.run(type(self).fetch, self.organization_id, ids)
+        by_id = {row.id: row for row in rows}
+        return [by_id.get(i) for i in ids]
+
+
+class _PageByParent(_Loader, Generic[T]):
+    """Keys are (parent id, window); one statement per distinct window in the batch."""
+
+    fetch: PagesByParents
+
+    async def batch_load_fn(self, keys: list[tuple[int, Window]]) -> list[list[T]]:
+        by_window: dict[Window, list[int]] = {}
+        for parent_id, window in keys:
+            by_window.setdefault(window, []).append(parent_id)
+        found: dict[Window, dict[int, list[T]]] = {}
+        for window, parent_ids in by_window.items():
+            found[window] = await self.session.run(self._fetch_page, parent_ids, window=window)
+        return [found[window].get(parent_id, []) for parent_id, window in keys]
+
+    async def _fetch_page(
+        self, conn: asyncpg.Connection, parent_ids: list[int], *, window: Window
+    ) -> dict[int, list[T]]:
+        return await type(self).fetch(conn, self.organization_id, parent_ids, window=window)
+
+
+class _CountByParent(_Loader):
+    fetch: CountsByParents
+
+    async def batch_load_fn(self, parent_ids: list[int]) -> list[int]:
+        counts = await self.session.run(type(self).fetch, self.organization_id, parent_ids)
+        return [counts.get(parent_id, 0) for parent_id in parent_ids]
+
+
+class ContactByIdLoader(_ById[Contact]):
+    fetch = staticmethod(contacts_db.contacts_by_ids)
+
+
+class AgentByIdLoader(_ById[Agent]):
+    fetch = staticmethod(agents_db.agents_by_ids)
+
+
+class TeamByIdLoader(_ById[Team]):
+    fetch = staticmethod(teams_db.teams_by_ids)
+
+
+class VipGroupByIdLoader(_ById[VipGroup]):
+    fetch = staticmethod(teams_db.vip_groups_by_ids)
+
+
+class ConversationByIdLoader(_ById[Conversation]):
+    fetch = staticmethod(conversations_db.conversations_by_ids)
+
+
+class MessageByIdLoader(_ById[Message]):
+    fetch = staticmethod(conversations_db.messages_by_ids)
+
+
+class NoteByIdLoader(_ById[Note]):
+    fetch = staticmethod(notes_db.notes_by_ids)
+
+
+class AttributeDefinitionsByOrganizationLoader(_Loader):
+    """Every attribute definition of the organisation (archived included), in position order."""
+
+    async def batch_load_fn(self, organization_ids: list[int]) -> list[list[AttributeDefinition]]:
+        return [
+            await self.session.run(attributes_db.definitions_of_organization, organization_id)
+            for organization_id in organization_ids
+        ]
+
+
+class AttributeValuesByContactIdLoader(_Loader):
+    async def batch_load_fn(self, contact_ids: list[int]) -> list[list[AttributeValue]]:
+        values = await self.session.run(
+            attributes_db.values_by_contact_ids, self.organization_id, contact_ids
+        )
+        by_contact: dict[int, list[AttributeValue]] = {}
+        for value in values:
+            by_contact.setdefault(value.contact_id, []).append(value)
+        return [by_contact.get(contact_id, []) for contact_id in contact_ids]
+
+
+class TeamsByOrganizationLoader(_Loader):
+    async def batch_load_fn(self, organization_ids: list[int]) -> list[list[Team]]:
+        return [
+            await self.session.run(teams_db.teams_of_organization, organization_id)
+            for organization_id in organization_ids
+        ]
+
+
+class VipGroupsByOrganizationLoader(_Loader):
+    async def batch_load_fn(self, organization_ids: list[int]) -> list[list[VipGroup]]:
+        return [
+            await self.session.run(teams_db.vip_groups_of_organization, organization_id)
+            for organization_id in organization_ids
+        ]
+
+
+async def _contact_notes(
+    conn: asyncpg.Connection, organization_id: int, ids: Sequence[int], *, window: Window
+) -> dict[int, list[Note]]:
+    return await notes_db.page_notes(conn, organization_id, "contact_id", ids, window=window)
+
+
+async def _conversation_notes(
+    conn: asyncpg.Connection, organization_id: int, ids: Sequence[int], *, window: Window
+) -> dict[int, list[Note]]:
+    return await notes_db.page_notes(conn, organization_id, "conversation_id", ids, window=window)
+
+
+async def _contact_note_counts(
+    conn: asyncpg.Connection, organization_id: int, ids: Sequence[int]
+) -> dict[int, int]:
+    return await notes_db.count_notes(conn, organization_id, "contact_id", ids)
+
+
+async def _conversation_note_counts(
+    conn: asyncpg.Connection, organization_id: int, ids: Sequence[int]
+) -> dict[int, int]:
+    return await notes_db.count_notes(conn, organization_id, "conversation_id", ids)
+
+
+class NotesByContactIdLoader(_PageByParent[Note]):
+    fetch = staticmethod(_contact_notes)
+
+
+class NotesByConversationIdLoader(_PageByParent[Note]):
+    fetch = staticmethod(_conversation_notes)
+
+
+class NoteCountByContactIdLoader(_CountByParent):
+    fetch = staticmethod(_contact_note_counts)
+
+
+class NoteCountByConversationIdLoader(_CountByParent):
+    fetch = staticmethod(_conversation_note_counts)
+
+
+class ConversationsByContactIdLoader(_PageByParent[Conversation]):
+    fetch = staticmethod(conversations_db.page_conversations_of_contacts)
+
+
+class ConversationCountByContactIdLoader(_CountByParent):
+    fetch = staticmethod(conversations_db.count_conversations_of_contacts)
+
+
+class MessagesByConversationIdLoader(_PageByParent[Message]):
+    fetch = staticmethod(conversations_db.page_messages_of_conversations)
+
+
+class MessageCountByConversationIdLoader(_CountByParent):
+    fetch = staticmethod(conversations_db.count_messages_of_conversations)
+
+
+class LastMessageByConversationIdLoader(_Loader):
+    async def batch_load_fn(self, conversation_ids: list[int]) -> list[Message | None]:
+        messages = await self.session.run(
+            conversations_db.last_messages_of_conversations, self.organization_id, conversation_ids
+        )
+        by_conversation = {m.conversation_id: m for m in messages}
+        return [by_conversation.get(i) for i in conversation_ids]
+
+
+class RevisionsByNoteIdLoader(_Loader):
+    async def batch_load_fn(self, note_ids: list[int]) -> list[list[NoteRevision]]:
+        revisions = await self.session.run(
+            notes_db.revisions_by_note_ids, self.organization_id, note_ids
+        )
+        by_note: dict[int, list[NoteRevision]] = {}
+        for revision in revisions:
+            by_note.setdefault(revision.note_id, []).append(revision)
+        return [by_note.get(i, []) for i in note_ids]
+
+
+class Loaders:
+    """The request's loaders, each created on first use."""
+
+    def __init__(self, session: Session, organization_id: int) -> None:
+        self._session = session
+        self._organization_id = organization_id
+
+    def _make(self, cls: type[L]) -> L:
+        return cls(self._session, self._organization_id)
+
+    @cached_property
+    def contact_by_id(self) -> ContactByIdLoader:
+        return self._make(ContactByIdLoader)
+
+    @cached_property
+    def agent_by_id(self) -> AgentByIdLoader:
+        return self._make(AgentByIdLoader)
+
+    @cached_property
+    def team_by_id(self) -> TeamByIdLoader:
+        return self._make(TeamByIdLoader)
+
+    @cached_property
+    def vip_group_by_id(self) -> VipGroupByIdLoader:
+        return self._make(VipGroupByIdLoader)
+
+    @cached_property
+    def conversation_by_id(self) -> ConversationByIdLoader:
+        return self._make(ConversationByIdLoader)
+
+    @cached_property
+    def message_by_id(self) -> MessageByIdLoader:
+        return self._make(MessageByIdLoader)
+
+    @cached_property
+    def note_by_id(self) -> NoteByIdLoader:
+        return self._make(NoteByIdLoader)
+
+    @cached_property
+    def attribute_definitions_by_organization(self) -> AttributeDefinitionsByOrganizationLoader:
+        return self._make(AttributeDefinitionsByOrganizationLoader)
+
+    @cached_property
+    def attribute_values_by_contact_id(self) -> AttributeValuesByContactIdLoader:
+        return self._make(AttributeValuesByContactIdLoader)
+
+    @cached_property
+    def teams_by_organization(self) -> TeamsByOrganizationLoader:
+        return self._make(TeamsByOrganizationLoader)
+
+    @cached_property
+    def vip_groups_by_organization(self) -> VipGroupsByOrganizationLoader:
+        return self._make(VipGroupsByOrganizationLoader)
+
+    @cached_property
+    def notes_by_contact_id(self) -> NotesByContactIdLoader:
+        return self._make(NotesByContactIdLoader)
+
+    @cached_property
+    def notes_by_conversation_id(self) -> NotesByConversationIdLoader:
+        return self._make(NotesByConversationIdLoader)
+
+    @cached_property
+    def note_count_by_contact_id(self) -> NoteCountByContactIdLoader:
+        return self._make(NoteCountByContactIdLoader)
+
+    @cached_property
+    def note_count_by_conversation_id(self) -> NoteCountByConversationIdLoader:
+        return self._make(NoteCountByConversationIdLoader)
+
+    @cached_property
+    def conversations_by_contact_id(self) -> ConversationsByContactIdLoader:
+        return self._make(ConversationsByContactIdLoader)
+
+    @cached_property
+    def conversation_count_by_contact_id(self) -> ConversationCountByContactIdLoader:
+        return self._make(ConversationCountByContactIdLoader)
+
+    @cached_property
+    def messages_by_conversation_id(self) -> MessagesByConversationIdLoader:
+        return self._make(MessagesByConversationIdLoader)
+
+    @cached_property
+    def message_count_by_conversation_id(self) -> MessageCountByConversationIdLoader:
+        return self._make(MessageCountByConversationIdLoader)
+
+    @cached_property
+    def last_message_by_conversation_id(self) -> LastMessageByConversationIdLoader:
+        return self._make(LastMessageByConversationIdLoader)
+
+    @cached_property
+    def revisions_by_note_id(self) -> RevisionsByNoteIdLoader:
+        return self._make(RevisionsByNoteIdLoader)

@@ -1,0 +1,99 @@
+"""The database side of one GraphQL request: one pooled connection, one transaction.
+
+A request authenticates on its connection, which binds the transaction to the agent's
+organisation; every statement of the request then runs in that transaction, one at a
+time (an asyncpg connection runs one statement at a time, and loaders run
+concurrently). A mutation's writes run in a savepoint, so a mutation that fails leaves
+nothing behind; the transaction commits before the response is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Concatenate, ParamSpec, TypeVar, cast
+
+import asyncpg
+from asyncpg.connection import LoggedQuery
+from asyncpg.pool import PoolConnectionProxy
+from asyncpg.transaction import Transaction
+
+from db import agents as agents_db
+from db.agents import Agent
+from db.organizations import Organization
+
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Session:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._conn: PoolConnectionProxy | None = None
+        self._transaction: Transaction | None = None
+        self._lock = asyncio.Lock()
+        self.statements = 0  # SQL statements sent, transaction control excepted
+
+    async def authenticate(self, token_sha256: bytes) -> tuple[Agent, Organization] | None:
+        """Opens the request's transaction and returns the token's agent, or None (and
+        then releases the connection)."""
+        conn = await self._pool.acquire()
+        conn.add_query_logger(self._count)
+        self._conn = conn
+        self._transaction = conn.transaction()
+        try:
+            await self._transaction.start()
+            found = await agents_db.authenticate(self._connection(), token_sha256)
+        except BaseException:
+            await self.close(commit=False)
+            raise
+        if found is None:
+            await self.close(commit=False)
+        return found
+
+    async def run(
+        self,
+        query: Callable[Concatenate[asyncpg.Connection, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Runs one db/ function on the request's connection, after any running one."""
+        async with self._lock:
+            return await query(self._connection(), *args, **kwargs)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[asyncpg.Connection]:
+        """Exclusive use of the connection inside a savepoint, rolled back if the block
+        raises."""
+        async with self._lock, self._connection().transaction():
+            yield self._connection()
+
+    async def close(self, *, commit: bool) -> None:
+        """Ends the transaction (commits when `commit`) and returns the connection.
+        A failed commit raises; nothing was acknowledged then."""
+        conn, transaction = self._conn, self._transaction
+        self._conn = self._transaction = None
+        if conn is None:
+            return
+        try:
+            if transaction is not None:
+                if commit:
+                    await transaction.commit()
+                else:
+                    await transaction.rollback()
+        finally:
+            conn.remove_query_logger(self._count)
+            await self._pool.release(conn)
+
+    def _count(self, query: LoggedQuery) -> None:
+        if not query.query.startswith(_TRANSACTION_CONTROL):
+            self.statements += 1
+
+    def _connection(self) -> asyncpg.Connection:
+        if self._conn is None:
+            raise RuntimeError("the request has no open database session")
+        # The proxy forwards everything to its connection; db/ functions take either.
+        return cast(asyncpg.Connection, self._conn)

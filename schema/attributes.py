@@ -1,0 +1,86 @@
+"""Attribute definitions and a contact's attributes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from db import attributes as attributes_db
+from resolvers import ids
+from resolvers.contacts import ContactAttribute
+from schema.agents import Agent, load_agent
+from schema.base import Info, Node
+from schema.enums import AttributeKind, AttributeType
+
+
+@strawberry.type(description="A detail contacts can have: common, CRM-managed or custom.")
+class AttributeDefinition(Node):
+    key: str = strawberry.field(description="Stable identifier, e.g. `email`, `language`.")
+    label: str = strawberry.field(description="What the panel shows.")
+    kind: AttributeKind = strawberry.field(description="Where the attribute comes from.")
+    type: AttributeType = strawberry.field(description="The type values are validated against.")
+    options: list[str] = strawberry.field(description="The allowed values of a SELECT.")
+    pattern: str | None = strawberry.field(
+        description="A regular expression every value must match in full, if set."
+    )
+    description: str | None = strawberry.field(description="Help text for agents.")
+    editable: bool = strawberry.field(description="Whether agents may change values.")
+    position: int = strawberry.field(description="Order on the panel, ascending.")
+    archived: bool = strawberry.field(
+        description="Archived definitions are hidden from contacts and refuse new values."
+    )
+
+    @classmethod
+    def of(cls, row: attributes_db.AttributeDefinition) -> AttributeDefinition:
+        return cls(
+            id=strawberry.ID(ids.encode("AttributeDefinition", row.id)),
+            key=row.key,
+            label=row.label,
+            kind=AttributeKind(row.kind),
+            type=AttributeType(row.type),
+            options=list(row.options),
+            pattern=row.pattern,
+            description=row.description,
+            editable=row.editable,
+            position=row.position,
+            archived=row.archived,
+        )
+
+
+@strawberry.type(description="A definition together with one contact's value for it.")
+class Attribute:
+    key: str = strawberry.field(description="The definition's key.")
+    label: str = strawberry.field(description="The definition's label.")
+    kind: AttributeKind = strawberry.field(description="Where the attribute comes from.")
+    type: AttributeType = strawberry.field(description="The value's type.")
+    value: str | None = strawberry.field(
+        description="The contact's value, normalised; null if unset."
+    )
+    editable: bool = strawberry.field(description="Whether agents may change the value.")
+    updated_at: datetime | None = strawberry.field(description="When the value was last set.")
+    updated_by_id: strawberry.Private[int | None]
+    row: strawberry.Private[attributes_db.AttributeDefinition]
+
+    @strawberry.field(description="The agent who last set the value (null for CRM imports).")
+    async def updated_by(self, info: Info) -> Agent | None:
+        return await load_agent(info, self.updated_by_id)
+
+    @strawberry.field(description="The attribute's definition.")
+    def definition(self) -> AttributeDefinition:
+        return AttributeDefinition.of(self.row)
+
+    @classmethod
+    def of(cls, attribute: ContactAttribute) -> Attribute:
+        definition, value = attribute.definition, attribute.value
+        return cls(
+            key=definition.key,
+            label=definition.label,
+            kind=AttributeKind(definition.kind),
+            type=AttributeType(definition.type),
+            value=None if value is None else value.value,
+            editable=definition.editable,
+            updated_at=None if value is None else value.updated_at,
+            updated_by_id=None if value is None else value.updated_by,
+            row=definition,
+        )

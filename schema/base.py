@@ -1,0 +1,88 @@
+"""Node, connections and user errors: the conventions every type follows."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+import strawberry
+
+from db.keyset import Key
+from resolvers import errors
+from resolvers.context import Context
+from resolvers.errors import UserErrorCode
+from resolvers.pagination import Page, encode_cursor
+
+
+@strawberry.interface(description="An object with a global, opaque id (`node(id:)` fetches it).")
+class Node:
+    id: strawberry.ID = strawberry.field(description="The object's global id.")
+
+
+@strawberry.type(description="Where a page of a connection sits in the whole list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items follow this page.")
+    has_previous_page: bool = strawberry.field(description="Items precede this page.")
+    start_cursor: str | None = strawberry.field(description="The first edge's cursor.")
+    end_cursor: str | None = strawberry.field(description="The last edge's cursor.")
+
+
+NodeT = TypeVar("NodeT")
+
+
+@strawberry.type(description="An item of a connection with its cursor.")
+class Edge(Generic[NodeT]):
+    cursor: str = strawberry.field(description="Pass as `after` or `before` to page from here.")
+    node: NodeT = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a list, paginated with opaque keyset cursors.")
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]] = strawberry.field(description="The page's items with cursors.")
+    nodes: list[NodeT] = strawberry.field(description="The page's items.")
+    page_info: PageInfo = strawberry.field(description="Paging information.")
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many items the whole list has (counted only when asked).")
+    async def total_count(self) -> int:
+        return await self.count()
+
+
+R = TypeVar("R")
+
+
+def connection(
+    page: Page[R],
+    make: Callable[[R], NodeT],
+    key: Callable[[R], Key],
+    count: Callable[[], Awaitable[int]],
+) -> Connection[NodeT]:
+    """A Connection of the page's rows, made into nodes by `make`, with cursors of `key`."""
+    edges = [Edge(cursor=encode_cursor(key(row)), node=make(row)) for row in page.items]
+    return Connection(
+        edges=edges,
+        nodes=[edge.node for edge in edges],
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count=count,
+    )
+
+
+@strawberry.type(description="Why a mutation refused its input; nothing was changed.")
+class UserError:
+    field: list[str] | None = strawberry.field(
+        description='Path to the input field at fault, e.g. ["input", "body"].'
+    )
+    message: str = strawberry.field(description="What went wrong, for a person.")
+    code: UserErrorCode = strawberry.field(description="What went wrong, for a program.")
+
+    @classmethod
+    def of(cls, error: errors.UserError) -> UserError:
+        return cls(field=error.field, message=error.message, code=error.code)
+
+
+Info = strawberry.Info[Context, None]

@@ -1,0 +1,144 @@
+"""The contact: who the customer is."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from db import contacts as contacts_db
+from resolvers import contacts, conversations, ids
+from resolvers import notes as notes_resolvers
+from resolvers.pagination import PageArgs
+from schema.agents import VipGroup, load_vip_group
+from schema.attributes import Attribute
+from schema.base import Connection, Info, Node, connection
+from schema.conversations import Conversation
+from schema.enums import AttributeKind, SocialNetwork, ValidationStatus
+from schema.notes import Note
+
+
+@strawberry.type(description="Whether, when and by which CRM the contact was validated.")
+class ContactValidation:
+    status: ValidationStatus = strawberry.field(description="VALIDATED or NOT_VALIDATED.")
+    crm_name: str | None = strawberry.field(
+        description="The CRM that validated the contact; null when not validated."
+    )
+    crm_record_id: str | None = strawberry.field(description="The contact's id in that CRM.")
+    validated_at: datetime | None = strawberry.field(description="When it was validated.")
+    last_lookup_at: datetime | None = strawberry.field(
+        description="When the CRM was last asked about the contact."
+    )
+
+
+@strawberry.type(description="A customer who wrote to the organisation from a social network.")
+class Contact(Node):
+    name: str = strawberry.field(description="Display name.")
+    handle: str = strawberry.field(description="Handle on their network, without @.")
+    network: SocialNetwork = strawberry.field(description="The network they wrote from.")
+    avatar_url: str | None = strawberry.field(description="Profile picture, if any.")
+    is_vip: bool = strawberry.field(description="VIPs rank higher in the queue.")
+    created_at: datetime = strawberry.field(description="When the contact first appeared.")
+    updated_at: datetime = strawberry.field(description="When the contact last changed.")
+    row: strawberry.Private[contacts_db.Contact]
+
+    @strawberry.field(description="Their profile on their network (URL-encoded handle).")
+    def profile_url(self) -> str:
+        return contacts.profile_url(self.row.network, self.row.handle)
+
+    @strawberry.field(description="Whether an external CRM has validated the contact.")
+    def validation(self, info: Info) -> ContactValidation:
+        row = self.row
+        validated = row.validation_status == "VALIDATED"
+        return ContactValidation(
+            status=ValidationStatus(row.validation_status),
+            crm_name=info.context.organization.crm_name if validated else None,
+            crm_record_id=row.crm_record_id,
+            validated_at=row.validated_at,
+            last_lookup_at=row.last_lookup_at,
+        )
+
+    @strawberry.field(description="The VIP group, if the contact is a VIP in one.")
+    async def vip_group(self, info: Info) -> VipGroup | None:
+        return await load_vip_group(info, self.row.vip_group_id)
+
+    @strawberry.field(
+        description="Every live attribute definition with this contact's value (null when "
+        "unset), in definition position order."
+    )
+    async def attributes(
+        self,
+        info: Info,
+        kinds: Annotated[
+            list[AttributeKind] | None,
+            strawberry.argument(description="Only attributes of these kinds."),
+        ] = None,
+    ) -> list[Attribute]:
+        wanted = None if kinds is None else [kind.name for kind in kinds]
+        found = await contacts.attributes_of(info.context, self.row.id, kinds=wanted)
+        return [Attribute.of(attribute) for attribute in found]
+
+    @strawberry.field(description="One attribute by key; null when no live definition has it.")
+    async def attribute(self, info: Info, key: str) -> Attribute | None:
+        found = await contacts.attribute_of(info.context, self.row.id, key)
+        return None if found is None else Attribute.of(found)
+
+    @strawberry.field(description="The contact's notes (the Notes tab), newest first.")
+    async def notes(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Note]:
+        ctx = info.context
+        args = PageArgs(first, after, last, before)
+        found = await notes_resolvers.notes_of_contact(ctx, self.row.id, args)
+        return connection(
+            found,
+            Note.of,
+            notes_resolvers.cursor_key,
+            lambda: ctx.loaders.note_count_by_contact_id.load(self.row.id),
+        )
+
+    @strawberry.field(description="The contact's conversations, most recent message first.")
+    async def conversations(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Conversation]:
+        ctx = info.context
+        args = PageArgs(first, after, last, before)
+        found = await conversations.conversations_of_contact(ctx, self.row.id, args)
+        return connection(
+            found,
+            Conversation.of,
+            conversations.newest_key,
+            lambda: ctx.loaders.conversation_count_by_contact_id.load(self.row.id),
+        )
+
+    @classmethod
+    def of(cls, row: contacts_db.Contact) -> Contact:
+        return cls(
+            id=strawberry.ID(ids.encode("Contact", row.id)),
+            name=row.name,
+            handle=row.handle,
+            network=SocialNetwork(row.network),
+            avatar_url=row.avatar_url,
+            is_vip=row.is_vip,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            row=row,
+        )
+
+
+async def load_contact(info: Info, contact_id: int | None) -> Contact | None:
+    if contact_id is None:
+        return None
+    row = await info.context.loaders.contact_by_id.load(contact_id)
+    return None if row is None else Contact.of(row)

@@ -1,0 +1,161 @@
+"""The Query root."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+
+from db.contacts import ContactFilter
+from db.conversations import ConversationFilter
+from resolvers import contacts, conversations, nodes
+from resolvers.pagination import PageArgs
+from schema.agents import Agent, Team, VipGroup
+from schema.attributes import AttributeDefinition
+from schema.base import Connection, Info, Node, connection
+from schema.contacts import Contact
+from schema.conversations import Conversation, Message
+from schema.enums import ConversationOrder, ConversationStatus, SocialNetwork
+from schema.notes import Note
+
+_NODE_TYPES: dict[str, Any] = {
+    "Contact": Contact,
+    "Note": Note,
+    "Conversation": Conversation,
+    "Message": Message,
+    "Agent": Agent,
+    "VipGroup": VipGroup,
+    "Team": Team,
+    "AttributeDefinition": AttributeDefinition,
+}
+
+
+def _node(found: tuple[str, Any] | None) -> Node | None:
+    if found is None:
+        return None
+    type_name, row = found
+    node: Node = _NODE_TYPES[type_name].of(row)
+    return node
+
+
+@strawberry.type(description="Everything an agent can read, within their organisation.")
+class Query:
+    @strawberry.field(description="The authenticated agent.")
+    def viewer(self, info: Info) -> Agent:
+        return Agent.of(info.context.agent)
+
+    @strawberry.field(
+        description="Any object by global id; null for an unknown id or one of another "
+        "organisation."
+    )
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return _node(await nodes.load(info.context, id))
+
+    @strawberry.field(
+        description="Objects by global ids (at most 100), in order, null for each unknown one."
+    )
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        return [_node(found) for found in await nodes.load_many(info.context, list(ids))]
+
+    @strawberry.field(description="A contact by id; null if there is none.")
+    async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
+        row = await contacts.contact_by_global_id(info.context, id)
+        return None if row is None else Contact.of(row)
+
+    @strawberry.field(description="Contacts by name, optionally filtered.")
+    async def contacts(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Matches name, handle, email and phone, case-insensitively, "
+                "anywhere in the text (at most 100 characters)."
+            ),
+        ] = None,
+        is_vip: Annotated[
+            bool | None, strawberry.argument(description="Only VIPs (true) or non-VIPs (false).")
+        ] = None,
+        network: Annotated[
+            SocialNetwork | None, strawberry.argument(description="Only contacts of this network.")
+        ] = None,
+    ) -> Connection[Contact]:
+        ctx = info.context
+        where = ContactFilter(search, is_vip, None if network is None else network.name)
+        found, where = await contacts.list_contacts(
+            ctx, PageArgs(first, after, last, before), where
+        )
+        return connection(
+            found, Contact.of, contacts.cursor_key, lambda: contacts.count_contacts(ctx, where)
+        )
+
+    @strawberry.field(description="A conversation by id; null if there is none.")
+    async def conversation(self, info: Info, id: strawberry.ID) -> Conversation | None:
+        row = await conversations.conversation_by_global_id(info.context, id)
+        return None if row is None else Conversation.of(row)
+
+    @strawberry.field(description="Conversations in queue order (default) or newest first.")
+    async def conversations(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        status: Annotated[
+            ConversationStatus | None,
+            strawberry.argument(description="Only conversations in this status."),
+        ] = None,
+        team_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only conversations routed to this team (a VIP group's team "
+                "receives its VIPs' conversations)."
+            ),
+        ] = None,
+        order_by: Annotated[
+            ConversationOrder, strawberry.argument(description="The order.")
+        ] = ConversationOrder.QUEUE,
+    ) -> Connection[Conversation]:
+        ctx = info.context
+        where = ConversationFilter(
+            None if status is None else status.name, conversations.team_filter(team_id)
+        )
+        queue = order_by is ConversationOrder.QUEUE
+        found = await conversations.list_conversations(
+            ctx, PageArgs(first, after, last, before), where, queue=queue
+        )
+        return connection(
+            found,
+            Conversation.of,
+            conversations.queue_key if queue else conversations.newest_key,
+            lambda: conversations.count_conversations(ctx, where),
+        )
+
+    @strawberry.field(description="Attribute definitions in position order.")
+    async def attribute_definitions(
+        self,
+        info: Info,
+        include_archived: Annotated[
+            bool, strawberry.argument(description="Include archived definitions.")
+        ] = False,
+    ) -> list[AttributeDefinition]:
+        ctx = info.context
+        rows = await ctx.loaders.attribute_definitions_by_organization.load(ctx.organization_id)
+        return [AttributeDefinition.of(row) for row in rows if include_archived or not row.archived]
+
+    @strawberry.field(description="VIP groups, highest priority first.")
+    async def vip_groups(self, info: Info) -> list[VipGroup]:
+        ctx = info.context
+        rows = await ctx.loaders.vip_groups_by_organization.load(ctx.organization_id)
+        return [VipGroup.of(row) for row in rows]
+
+    @strawberry.field(description="Teams, by name.")
+    async def teams(self, info: Info) -> list[Team]:
+        ctx = info.context
+        rows = await ctx.loaders.teams_by_organization.load(ctx.organization_id)
+        return [Team.of(row) for row in rows]
