@@ -9,12 +9,14 @@ from schema.attributes import AttributeDefinition
 from schema.contacts import Contact
 from schema.conversations import Conversation, Message
 from schema.notes import Note
+from schema.mutation import Mutation
 from schema.query import Query
 
 
 def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
+        mutation=Mutation,
         types=[Agent, Team, VipGroup, AttributeDefinition, Contact, Conversation, Message, Note],
     )
 
