@@ -114,3 +114,104 @@ async def revisions_by_note_ids(
         note_ids,
     )
     return [NoteRevision(**row) for row in rows]
+
+
+# Inserts a note only when its parent exists in the organisation: no row means no parent.
+_INSERT = {
+    "contact_id": (
+        f"INSERT INTO notes (organization_id, contact_id, body, author_id)"
+        f" SELECT organization_id, id, $3, $4 FROM contacts"
+        f" WHERE organization_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    ),
+    "conversation_id": (
+        f"INSERT INTO notes (organization_id, conversation_id, body, author_id)"
+        f" SELECT organization_id, id, $3, $4 FROM conversations"
+        f" WHERE organization_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    ),
+}
+
+
+async def insert_note(
+    conn: asyncpg.Connection,
+    organization_id: int,
+    parent: str,
+    parent_id: int,
+    body: str,
+    *,
+    author_id: int,
+) -> Note | None:
+    """A new note on the contact or conversation (`parent` is "contact_id" or
+    "conversation_id"), created now; None when the organisation has no such parent."""
+    row = await conn.fetchrow(_INSERT[parent], organization_id, parent_id, body, author_id)
+    return None if row is None else Note(**row)
+
+
+async def lock_note(conn: asyncpg.Connection, organization_id: int, note_id: int) -> Note | None:
+    """The note, deleted or not, locked against other writers until the transaction ends;
+    None if there is none. Under READ COMMITTED the row returned is the latest committed
+    version: a writer that held the lock has committed by the time this returns."""
+    row = await conn.fetchrow(
+        f"SELECT {COLUMNS} FROM notes WHERE organization_id = $1 AND id = $2 FOR UPDATE",
+        organization_id,
+        note_id,
+    )
+    return None if row is None else Note(**row)
+
+
+async def edit_note(
+    conn: asyncpg.Connection,
+    organization_id: int,
+    note_id: int,
+    body: str,
+    *,
+    previous_body: str,
+    editor_id: int,
+) -> Note:
+    """Replaces the body of a note the caller has locked (see lock_note), bumps its version
+    and keeps `previous_body` as a revision made by the editor at the same moment."""
+    # clock_timestamp(), not now(): edits of one note are serialised by its row lock, so
+    # their timestamps then follow the order of the edits, whenever each transaction began.
+    row = await conn.fetchrow(
+        f"WITH edited AS ("
+        f"  UPDATE notes SET body = $3, version = version + 1, updated_at = clock_timestamp(),"
+        f"   updated_by = $4"
+        f"  WHERE organization_id = $1 AND id = $2 RETURNING {COLUMNS}),"
+        f" revision AS ("
+        f"  INSERT INTO note_revisions (organization_id, note_id, body, edited_at, edited_by)"
+        f"  SELECT organization_id, id, $5, updated_at, updated_by FROM edited)"
+        f" SELECT {COLUMNS} FROM edited",
+        organization_id,
+        note_id,
+        body,
+        editor_id,
+        previous_body,
+    )
+    assert row is not None, "edit_note needs a note locked by lock_note"
+    return Note(**row)
+
+
+async def delete_note(
+    conn: asyncpg.Connection, organization_id: int, note_id: int, *, agent_id: int
+) -> Note:
+    """Marks a live note the caller has locked as deleted (kept, so it can be restored)."""
+    row = await conn.fetchrow(
+        f"UPDATE notes SET deleted_at = clock_timestamp(), deleted_by = $3"
+        f" WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING {COLUMNS}",
+        organization_id,
+        note_id,
+        agent_id,
+    )
+    assert row is not None, "delete_note needs a live note locked by lock_note"
+    return Note(**row)
+
+
+async def restore_note(conn: asyncpg.Connection, organization_id: int, note_id: int) -> Note:
+    """Brings back a deleted note the caller has locked, with its body and revisions."""
+    row = await conn.fetchrow(
+        f"UPDATE notes SET deleted_at = NULL, deleted_by = NULL"
+        f" WHERE organization_id = $1 AND id = $2 AND deleted_at IS NOT NULL RETURNING {COLUMNS}",
+        organization_id,
+        note_id,
+    )
+    assert row is not None, "restore_note needs a deleted note locked by lock_note"
+    return Note(**row)
