@@ -32,7 +32,7 @@ class AttributeValue:
     organization_id: int
     contact_id: int
     definition_id: int
-    value: str
+    value: str | None  # None: cleared (by updated_by at updated_at)
     updated_at: datetime
     updated_by: int | None
 
@@ -66,3 +66,235 @@ async def values_by_contact_ids(
         contact_ids,
     )
     return [AttributeValue(**row) for row in rows]
+
+
+# Writes.
+
+
+class AttributeKeyTaken(Exception):
+    """The organisation has a definition with that key already."""
+
+
+@dataclass(frozen=True, slots=True)
+class CrmChange:
+    """A change to a CRM-managed value, waiting in crm_outbox for delivery to the CRM."""
+
+    organization_id: int
+    id: int
+    contact_id: int
+    definition_id: int
+    key: str
+    old_value: str | None
+    new_value: str | None
+    agent_id: int
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+CRM_CHANGE_COLUMNS = (
+    "organization_id, id, contact_id, definition_id, key, old_value, new_value, agent_id,"
+    " created_at, delivered_at"
+)
+
+
+async def definition_by_key_for_share(
+    conn: asyncpg.Connection, organization_id: int, key: str
+) -> AttributeDefinition | None:
+    """The definition of `key`, share-locked until the transaction ends so that it cannot be
+    retyped or lose options while a value is written; None for a miss."""
+    row = await conn.fetchrow(
+        f"SELECT {DEFINITION_COLUMNS} FROM attribute_definitions"
+        " WHERE organization_id = $1 AND key = $2 FOR SHARE",
+        organization_id,
+        key,
+    )
+    return None if row is None else AttributeDefinition(**row)
+
+
+async def definition_for_update(
+    conn: asyncpg.Connection, organization_id: int, definition_id: int
+) -> AttributeDefinition | None:
+    """The definition, locked until the transaction ends; None for a miss."""
+    row = await conn.fetchrow(
+        f"SELECT {DEFINITION_COLUMNS} FROM attribute_definitions"
+        " WHERE organization_id = $1 AND id = $2 FOR UPDATE",
+        organization_id,
+        definition_id,
+    )
+    return None if row is None else AttributeDefinition(**row)
+
+
+async def next_position(conn: asyncpg.Connection, organization_id: int) -> int:
+    """One past the highest position in use (0 when there is none)."""
+    found = await conn.fetchval(
+        "SELECT coalesce(max(position) + 1, 0) FROM attribute_definitions"
+        " WHERE organization_id = $1",
+        organization_id,
+    )
+    return int(found)
+
+
+async def create_definition(
+    conn: asyncpg.Connection,
+    organization_id: int,
+    *,
+    key: str,
+    label: str,
+    kind: str,
+    type: str,
+    options: Sequence[str],
+    pattern: str | None,
+    description: str | None,
+    editable: bool,
+    position: int,
+) -> AttributeDefinition:
+    """Raises AttributeKeyTaken when the key is in use (archived definitions included)."""
+    try:
+        row = await conn.fetchrow(
+            "INSERT INTO attribute_definitions (organization_id, key, label, kind, type, options,"
+            " pattern, description, editable, position)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            f" RETURNING {DEFINITION_COLUMNS}",
+            organization_id,
+            key,
+            label,
+            kind,
+            type,
+            list(options),
+            pattern,
+            description,
+            editable,
+            position,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise AttributeKeyTaken(key) from exc
+    assert row is not None  # INSERT … RETURNING returns its row
+    return AttributeDefinition(**row)
+
+
+async def update_definition(
+    conn: asyncpg.Connection,
+    organization_id: int,
+    definition_id: int,
+    *,
+    label: str,
+    type: str,
+    options: Sequence[str],
+    pattern: str | None,
+    description: str | None,
+    position: int,
+    archived: bool,
+) -> AttributeDefinition | None:
+    """Replaces the editable fields; None for a miss."""
+    row = await conn.fetchrow(
+        "UPDATE attribute_definitions SET label = $3, type = $4, options = $5, pattern = $6,"
+        " description = $7, position = $8, archived = $9, updated_at = now()"
+        f" WHERE organization_id = $1 AND id = $2 RETURNING {DEFINITION_COLUMNS}",
+        organization_id,
+        definition_id,
+        label,
+        type,
+        list(options),
+        pattern,
+        description,
+        position,
+        archived,
+    )
+    return None if row is None else AttributeDefinition(**row)
+
+
+async def count_values_of_definition(
+    conn: asyncpg.Connection, organization_id: int, definition_id: int
+) -> int:
+    """How many contacts have a (non-cleared) value for the definition."""
+    found = await conn.fetchval(
+        "SELECT count(*) FROM contact_attribute_values"
+        " WHERE organization_id = $1 AND definition_id = $2 AND value IS NOT NULL",
+        organization_id,
+        definition_id,
+    )
+    return int(found)
+
+
+async def values_in_use(
+    conn: asyncpg.Connection, organization_id: int, definition_id: int, values: Sequence[str]
+) -> list[str]:
+    """Those of `values` that some contact has for the definition, sorted."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT value FROM contact_attribute_values"
+        " WHERE organization_id = $1 AND definition_id = $2 AND value = ANY($3::text[])"
+        " ORDER BY value",
+        organization_id,
+        definition_id,
+        list(values),
+    )
+    return [row["value"] for row in rows]
+
+
+async def value_of(
+    conn: asyncpg.Connection, organization_id: int, contact_id: int, definition_id: int
+) -> AttributeValue | None:
+    row = await conn.fetchrow(
+        f"SELECT {VALUE_COLUMNS} FROM contact_attribute_values"
+        " WHERE organization_id = $1 AND contact_id = $2 AND definition_id = $3",
+        organization_id,
+        contact_id,
+        definition_id,
+    )
+    return None if row is None else AttributeValue(**row)
+
+
+async def put_value(
+    conn: asyncpg.Connection,
+    organization_id: int,
+    contact_id: int,
+    definition_id: int,
+    value: str | None,
+    *,
+    agent_id: int,
+) -> AttributeValue:
+    """Sets (or, with None, clears) the contact's value, stamped with the agent and now()."""
+    row = await conn.fetchrow(
+        "INSERT INTO contact_attribute_values"
+        " (organization_id, contact_id, definition_id, value, updated_at, updated_by)"
+        " VALUES ($1, $2, $3, $4, now(), $5)"
+        " ON CONFLICT (organization_id, contact_id, definition_id) DO UPDATE"
+        " SET value = excluded.value, updated_at = excluded.updated_at,"
+        " updated_by = excluded.updated_by"
+        f" RETURNING {VALUE_COLUMNS}",
+        organization_id,
+        contact_id,
+        definition_id,
+        value,
+        agent_id,
+    )
+    assert row is not None  # an upsert … RETURNING returns its row
+    return AttributeValue(**row)
+
+
+async def record_crm_change(
+    conn: asyncpg.Connection,
+    organization_id: int,
+    *,
+    contact_id: int,
+    definition_id: int,
+    key: str,
+    old_value: str | None,
+    new_value: str | None,
+    agent_id: int,
+) -> CrmChange:
+    """Queues the change for the CRM; call it in the transaction that makes the change."""
+    row = await conn.fetchrow(
+        "INSERT INTO crm_outbox (organization_id, contact_id, definition_id, key, old_value,"
+        " new_value, agent_id) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        f" RETURNING {CRM_CHANGE_COLUMNS}",
+        organization_id,
+        contact_id,
+        definition_id,
+        key,
+        old_value,
+        new_value,
+        agent_id,
+    )
+    assert row is not None  # INSERT … RETURNING returns its row
+    return CrmChange(**row)

@@ -105,3 +105,53 @@ async def count_contacts(
         *filter_params,
     )
     return int(count)
+
+
+# Writes.
+
+
+async def contact_for_update(
+    conn: asyncpg.Connection, organization_id: int, contact_id: int
+) -> Contact | None:
+    """The contact, locked until the transaction ends so that concurrent changes to it
+    queue; None for a miss. (NO KEY: rows that merely reference it are not held up.)"""
+    row = await conn.fetchrow(
+        f"SELECT {COLUMNS} FROM contacts WHERE organization_id = $1 AND id = $2 FOR NO KEY UPDATE",
+        organization_id,
+        contact_id,
+    )
+    return None if row is None else Contact(**row)
+
+
+async def set_vip(
+    conn: asyncpg.Connection,
+    organization_id: int,
+    contact_id: int,
+    *,
+    is_vip: bool,
+    vip_group_id: int | None,
+) -> Contact | None:
+    """Sets the contact's VIP status; triggers re-rank and re-route its conversations.
+    None for a miss."""
+    row = await conn.fetchrow(
+        "UPDATE contacts SET is_vip = $3, vip_group_id = $4, updated_at = now()"
+        f" WHERE organization_id = $1 AND id = $2 RETURNING {COLUMNS}",
+        organization_id,
+        contact_id,
+        is_vip,
+        vip_group_id,
+    )
+    return None if row is None else Contact(**row)
+
+
+async def touch_contact(
+    conn: asyncpg.Connection, organization_id: int, contact_id: int
+) -> Contact | None:
+    """Marks the contact as changed now (e.g. one of its attribute values); None for a miss."""
+    row = await conn.fetchrow(
+        "UPDATE contacts SET updated_at = now()"
+        f" WHERE organization_id = $1 AND id = $2 RETURNING {COLUMNS}",
+        organization_id,
+        contact_id,
+    )
+    return None if row is None else Contact(**row)

@@ -74,3 +74,74 @@ async def vip_groups_of_organization(
         organization_id,
     )
     return [VipGroup(**row) for row in rows]
+
+
+# Writes.
+
+
+class VipGroupNameTaken(Exception):
+    """The organisation has a VIP group of that name (case-insensitively) already."""
+
+
+async def vip_group_for_update(
+    conn: asyncpg.Connection, organization_id: int, vip_group_id: int
+) -> VipGroup | None:
+    """The group, locked until the transaction ends; None for a miss. (NO KEY: contacts
+    joining the group meanwhile are not held up.)"""
+    row = await conn.fetchrow(
+        f"SELECT {_VIP_GROUP} FROM vip_groups WHERE organization_id = $1 AND id = $2"
+        " FOR NO KEY UPDATE",
+        organization_id,
+        vip_group_id,
+    )
+    return None if row is None else VipGroup(**row)
+
+
+async def create_vip_group(
+    conn: asyncpg.Connection,
+    organization_id: int,
+    *,
+    name: str,
+    priority: int,
+    team_id: int | None,
+) -> VipGroup:
+    """Raises VipGroupNameTaken."""
+    try:
+        row = await conn.fetchrow(
+            "INSERT INTO vip_groups (organization_id, name, priority, team_id)"
+            f" VALUES ($1, $2, $3, $4) RETURNING {_VIP_GROUP}",
+            organization_id,
+            name,
+            priority,
+            team_id,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise VipGroupNameTaken(name) from exc
+    assert row is not None  # INSERT … RETURNING returns its row
+    return VipGroup(**row)
+
+
+async def update_vip_group(
+    conn: asyncpg.Connection,
+    organization_id: int,
+    vip_group_id: int,
+    *,
+    name: str,
+    priority: int,
+    team_id: int | None,
+) -> VipGroup | None:
+    """Replaces the group's fields; a trigger re-ranks and re-routes its VIPs'
+    conversations. None for a miss; raises VipGroupNameTaken."""
+    try:
+        row = await conn.fetchrow(
+            "UPDATE vip_groups SET name = $3, priority = $4, team_id = $5, updated_at = now()"
+            f" WHERE organization_id = $1 AND id = $2 RETURNING {_VIP_GROUP}",
+            organization_id,
+            vip_group_id,
+            name,
+            priority,
+            team_id,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise VipGroupNameTaken(name) from exc
+    return None if row is None else VipGroup(**row)
