@@ -49,7 +49,7 @@ class ContactFilter:
 
 
 def _like_pattern(search: str) -> str:
-    escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
@@ -57,8 +57,10 @@ def _filter_sql(where: ContactFilter, first_param: int) -> tuple[str, list[Any]]
     sql = ""
     params: list[Any] = []
     if where.search:
+        # Lower-cased by PostgreSQL, as search_text is: Python's lower() differs on some
+        # letters ("İ" becomes two code points).
         params.append(_like_pattern(where.search))
-        sql += f" AND search_text LIKE ${first_param + len(params) - 1}"
+        sql += f" AND search_text LIKE lower(${first_param + len(params) - 1})"
     if where.is_vip is not None:
         params.append(where.is_vip)
         sql += f" AND is_vip = ${first_param + len(params) - 1}"

@@ -34,6 +34,13 @@ async def set_app_password(conn: asyncpg.Connection, password: str) -> None:
     await conn.execute(f"ALTER ROLE {APP_ROLE} PASSWORD {literal}")
 
 
+async def _load_codecs(conn: asyncpg.Connection) -> None:
+    # asyncpg looks the codec of a non-core type up (bigint[] among them) with three extra
+    # statements the first time a connection meets it. Doing it when the connection opens
+    # keeps them out of requests, so a request runs the same statements on every connection.
+    await conn.fetchval("SELECT NULL::bigint[]")
+
+
 async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         url,
@@ -41,6 +48,7 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asy
         max_size=max_size,
         # Statements are prepared and cached per connection; the server's SQL is a fixed set.
         statement_cache_size=256,
+        init=_load_codecs,
     )
     assert pool is not None
     return pool

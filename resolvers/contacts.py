@@ -8,11 +8,10 @@ from urllib.parse import quote
 from db import contacts as contacts_db
 from db.attributes import AttributeDefinition, AttributeValue
 from db.contacts import Contact, ContactFilter
-from db.keyset import Key
 from resolvers import ids
 from resolvers.context import Context
 from resolvers.errors import BadUserInput
-from resolvers.pagination import Page, PageArgs, page, window
+from resolvers.pagination import Ordering, Page, PageArgs, page, window
 
 _PROFILE_URLS = {
     "X": "https://x.com/{}",
@@ -24,17 +23,16 @@ _PROFILE_URLS = {
 }
 
 MAX_SEARCH = 100
-KEY_TYPES = (str, int)  # (name, id)
+
+BY_NAME: Ordering[Contact] = Ordering(
+    "contacts.name", (str, int), lambda contact: (contact.name, contact.id)
+)
 
 
 def profile_url(network: str, handle: str) -> str:
     """The contact's profile on their network; the handle is URL-encoded (a leading @ is
     not part of it)."""
     return _PROFILE_URLS[network].format(quote(handle.removeprefix("@"), safe=""))
-
-
-def cursor_key(contact: Contact) -> Key:
-    return (contact.name, contact.id)
 
 
 async def contact_by_global_id(ctx: Context, global_id: str) -> Contact | None:
@@ -55,13 +53,13 @@ async def list_contacts(
         if "\x00" in where.search:
             raise BadUserInput("`search` contains a NUL character")
         where = ContactFilter(where.search.strip() or None, where.is_vip, where.network)
-    request = window(args, KEY_TYPES)
+    request = window(args, BY_NAME)
     rows = await ctx.session.run(
         contacts_db.page_contacts, ctx.organization_id, where=where, window=request
     )
     for row in rows:
         ctx.loaders.contact_by_id.prime(row.id, row)
-    return page(rows, request), where
+    return page(rows, request, BY_NAME), where
 
 
 async def count_contacts(ctx: Context, where: ContactFilter) -> int:

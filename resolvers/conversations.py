@@ -7,25 +7,24 @@ from datetime import datetime
 from db import conversations as conversations_db
 from db.contacts import Contact
 from db.conversations import Conversation, ConversationFilter, Message
-from db.keyset import Key
 from resolvers import ids
 from resolvers.context import Context
-from resolvers.pagination import Page, PageArgs, page, window
+from resolvers.pagination import Ordering, Page, PageArgs, page, window
 
-QUEUE_TYPES = (int, datetime, int)
-TIME_TYPES = (datetime, int)
-
-
-def queue_key(conversation: Conversation) -> Key:
-    return (-conversation.priority, conversation.last_message_at, conversation.id)
-
-
-def newest_key(conversation: Conversation) -> Key:
-    return (conversation.last_message_at, conversation.id)
-
-
-def message_key(message: Message) -> Key:
-    return (message.sent_at, message.id)
+QUEUE: Ordering[Conversation] = Ordering(
+    "conversations.queue",
+    (int, datetime, int),
+    lambda conversation: (-conversation.priority, conversation.last_message_at, conversation.id),
+)
+# The conversations list by NEWEST and a contact's conversations.
+NEWEST: Ordering[Conversation] = Ordering(
+    "conversations.newest",
+    (datetime, int),
+    lambda conversation: (conversation.last_message_at, conversation.id),
+)
+MESSAGES: Ordering[Message] = Ordering(
+    "messages.sent", (datetime, int), lambda message: (message.sent_at, message.id)
+)
 
 
 async def conversation_by_global_id(ctx: Context, global_id: str) -> Conversation | None:
@@ -49,7 +48,8 @@ async def list_conversations(
 ) -> Page[Conversation]:
     """A page of conversations in queue order or newest first; their contacts are read in
     the same statement and primed into the contact loader."""
-    request = window(args, QUEUE_TYPES if queue else TIME_TYPES)
+    ordering = QUEUE if queue else NEWEST
+    request = window(args, ordering)
     pairs = await ctx.session.run(
         conversations_db.page_conversations,
         ctx.organization_id,
@@ -63,7 +63,7 @@ async def list_conversations(
         contacts.append(contact)
     for contact in contacts:
         ctx.loaders.contact_by_id.prime(contact.id, contact)
-    return page([conversation for conversation, _ in pairs], request)
+    return page([conversation for conversation, _ in pairs], request, ordering)
 
 
 async def count_conversations(ctx: Context, where: ConversationFilter) -> int:
@@ -75,18 +75,18 @@ async def count_conversations(ctx: Context, where: ConversationFilter) -> int:
 async def conversations_of_contact(
     ctx: Context, contact_id: int, args: PageArgs
 ) -> Page[Conversation]:
-    request = window(args, TIME_TYPES)
+    request = window(args, NEWEST)
     rows: list[Conversation] = await ctx.loaders.conversations_by_contact_id.load(
         (contact_id, request)
     )
-    return page(rows, request)
+    return page(rows, request, NEWEST)
 
 
 async def messages_of_conversation(
     ctx: Context, conversation_id: int, args: PageArgs
 ) -> Page[Message]:
-    request = window(args, TIME_TYPES)
+    request = window(args, MESSAGES)
     rows: list[Message] = await ctx.loaders.messages_by_conversation_id.load(
         (conversation_id, request)
     )
-    return page(rows, request)
+    return page(rows, request, MESSAGES)

@@ -21,6 +21,10 @@ def decode(global_id: str) -> tuple[str, int] | None:
     type_name, _, pk = raw.partition(":")
     if not type_name or not pk.isascii() or not pk.isdigit() or len(pk) > 18:
         return None
+    # One spelling per object (no padding, stray characters or leading zeros), so that
+    # clients that compare or cache ids by their text see one id per object.
+    if encode(type_name, int(pk)) != global_id:
+        return None
     return type_name, int(pk)
 
 

@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import strawberry
 
-from db.keyset import Key
+# Gives UserErrorCode its GraphQL description before UserError below first refers to it
+# (Strawberry keeps an enum as it was then).
+import schema.enums  # noqa: F401
 from resolvers import errors
 from resolvers.context import Context
 from resolvers.errors import UserErrorCode
-from resolvers.pagination import Page, encode_cursor
+from resolvers.pagination import Page
+
+# The arguments of every connection field.
+First = Annotated[
+    int | None,
+    strawberry.argument(description="The first n items (0–100; 20 when neither n is given)."),
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(description="Only items after this cursor (an edge's `cursor`)."),
+]
+Last = Annotated[int | None, strawberry.argument(description="The last n items (0–100).")]
+Before = Annotated[
+    str | None,
+    strawberry.argument(description="Only items before this cursor (an edge's `cursor`)."),
+]
 
 
 @strawberry.interface(description="An object with a global, opaque id (`node(id:)` fetches it).")
@@ -52,13 +69,13 @@ R = TypeVar("R")
 
 
 def connection(
-    page: Page[R],
-    make: Callable[[R], NodeT],
-    key: Callable[[R], Key],
-    count: Callable[[], Awaitable[int]],
+    page: Page[R], make: Callable[[R], NodeT], count: Callable[[], Awaitable[int]]
 ) -> Connection[NodeT]:
-    """A Connection of the page's rows, made into nodes by `make`, with cursors of `key`."""
-    edges = [Edge(cursor=encode_cursor(key(row)), node=make(row)) for row in page.items]
+    """A Connection of the page's rows, made into nodes by `make`."""
+    edges = [
+        Edge(cursor=cursor, node=make(row))
+        for row, cursor in zip(page.items, page.cursors, strict=True)
+    ]
     return Connection(
         edges=edges,
         nodes=[edge.node for edge in edges],

@@ -13,7 +13,7 @@ from resolvers import notes as notes_resolvers
 from resolvers.pagination import PageArgs
 from schema.agents import VipGroup, load_vip_group
 from schema.attributes import Attribute
-from schema.base import Connection, Info, Node, connection
+from schema.base import After, Before, Connection, First, Info, Last, Node, connection
 from schema.conversations import Conversation
 from schema.enums import AttributeKind, SocialNetwork, ValidationStatus
 from schema.notes import Note
@@ -80,7 +80,11 @@ class Contact(Node):
         return [Attribute.of(attribute) for attribute in found]
 
     @strawberry.field(description="One attribute by key; null when no live definition has it.")
-    async def attribute(self, info: Info, key: str) -> Attribute | None:
+    async def attribute(
+        self,
+        info: Info,
+        key: Annotated[str, strawberry.argument(description="The definition's key, e.g. `email`.")],
+    ) -> Attribute | None:
         found = await contacts.attribute_of(info.context, self.row.id, key)
         return None if found is None else Attribute.of(found)
 
@@ -88,10 +92,10 @@ class Contact(Node):
     async def notes(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Note]:
         ctx = info.context
         args = PageArgs(first, after, last, before)
@@ -99,7 +103,6 @@ class Contact(Node):
         return connection(
             found,
             Note.of,
-            notes_resolvers.cursor_key,
             lambda: ctx.loaders.note_count_by_contact_id.load(self.row.id),
         )
 
@@ -107,10 +110,10 @@ class Contact(Node):
     async def conversations(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Conversation]:
         ctx = info.context
         args = PageArgs(first, after, last, before)
@@ -118,7 +121,6 @@ class Contact(Node):
         return connection(
             found,
             Conversation.of,
-            conversations.newest_key,
             lambda: ctx.loaders.conversation_count_by_contact_id.load(self.row.id),
         )
 

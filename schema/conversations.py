@@ -13,7 +13,7 @@ from resolvers import notes as notes_resolvers
 from resolvers.contacts import profile_url
 from resolvers.pagination import PageArgs
 from schema.agents import Team, load_team
-from schema.base import Connection, Info, Node, connection
+from schema.base import After, Before, Connection, First, Info, Last, Node, connection
 from schema.enums import ConversationStatus, MessageDirection, SocialNetwork
 from schema.notes import Note
 
@@ -95,10 +95,10 @@ class Conversation(Node):
     async def messages(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Message]:
         ctx = info.context
         args = PageArgs(first, after, last, before)
@@ -106,7 +106,6 @@ class Conversation(Node):
         return connection(
             found,
             Message.of,
-            conversations.message_key,
             lambda: ctx.loaders.message_count_by_conversation_id.load(self.row.id),
         )
 
@@ -114,10 +113,10 @@ class Conversation(Node):
     async def notes(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Connection[Note]:
         ctx = info.context
         args = PageArgs(first, after, last, before)
@@ -125,7 +124,6 @@ class Conversation(Node):
         return connection(
             found,
             Note.of,
-            notes_resolvers.cursor_key,
             lambda: ctx.loaders.note_count_by_conversation_id.load(self.row.id),
         )
 

@@ -12,7 +12,7 @@ from resolvers import contacts, conversations, nodes
 from resolvers.pagination import PageArgs
 from schema.agents import Agent, Team, VipGroup
 from schema.attributes import AttributeDefinition
-from schema.base import Connection, Info, Node, connection
+from schema.base import After, Before, Connection, First, Info, Last, Node, connection
 from schema.contacts import Contact
 from schema.conversations import Conversation, Message
 from schema.enums import ConversationOrder, ConversationStatus, SocialNetwork
@@ -28,6 +28,9 @@ _NODE_TYPES: dict[str, Any] = {
     "Team": Team,
     "AttributeDefinition": AttributeDefinition,
 }
+
+
+AnyId = Annotated[strawberry.ID, strawberry.argument(description="A global id of any type.")]
 
 
 def _node(found: tuple[str, Any] | None) -> Node | None:
@@ -48,17 +51,27 @@ class Query:
         description="Any object by global id; null for an unknown id or one of another "
         "organisation."
     )
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+    async def node(self, info: Info, id: AnyId) -> Node | None:
         return _node(await nodes.load(info.context, id))
 
     @strawberry.field(
         description="Objects by global ids (at most 100), in order, null for each unknown one."
     )
-    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+    async def nodes(
+        self,
+        info: Info,
+        ids: Annotated[
+            list[strawberry.ID], strawberry.argument(description="Global ids of any types.")
+        ],
+    ) -> list[Node | None]:
         return [_node(found) for found in await nodes.load_many(info.context, list(ids))]
 
     @strawberry.field(description="A contact by id; null if there is none.")
-    async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
+    async def contact(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The contact's id.")],
+    ) -> Contact | None:
         row = await contacts.contact_by_global_id(info.context, id)
         return None if row is None else Contact.of(row)
 
@@ -66,10 +79,10 @@ class Query:
     async def contacts(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
         search: Annotated[
             str | None,
             strawberry.argument(
@@ -89,12 +102,14 @@ class Query:
         found, where = await contacts.list_contacts(
             ctx, PageArgs(first, after, last, before), where
         )
-        return connection(
-            found, Contact.of, contacts.cursor_key, lambda: contacts.count_contacts(ctx, where)
-        )
+        return connection(found, Contact.of, lambda: contacts.count_contacts(ctx, where))
 
     @strawberry.field(description="A conversation by id; null if there is none.")
-    async def conversation(self, info: Info, id: strawberry.ID) -> Conversation | None:
+    async def conversation(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The conversation's id.")],
+    ) -> Conversation | None:
         row = await conversations.conversation_by_global_id(info.context, id)
         return None if row is None else Conversation.of(row)
 
@@ -102,10 +117,10 @@ class Query:
     async def conversations(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
         status: Annotated[
             ConversationStatus | None,
             strawberry.argument(description="Only conversations in this status."),
@@ -130,10 +145,7 @@ class Query:
             ctx, PageArgs(first, after, last, before), where, queue=queue
         )
         return connection(
-            found,
-            Conversation.of,
-            conversations.queue_key if queue else conversations.newest_key,
-            lambda: conversations.count_conversations(ctx, where),
+            found, Conversation.of, lambda: conversations.count_conversations(ctx, where)
         )
 
     @strawberry.field(description="Attribute definitions in position order.")
