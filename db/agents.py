@@ -1,3 +1,5 @@
+"""Agents and their tokens (only the tokens' SHA-256 is stored)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -92,5 +94,14 @@ async def agents_by_ids(
         f"SELECT {_COLUMNS} FROM agents WHERE organization_id = $1 AND id = ANY($2::bigint[])",
         organization_id,
         ids,
+    )
+    return [Agent(**row) for row in rows]
+
+
+async def list_agents(conn: asyncpg.Connection, organization_id: int) -> list[Agent]:
+    """The organisation's agents, oldest first."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM agents WHERE organization_id = $1 ORDER BY id",
+        organization_id,
     )
     return [Agent(**row) for row in rows]

@@ -10,12 +10,14 @@ import asyncpg
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
-# Any constant both servers agree on; two servers starting at once queue on it.
-_LOCK_KEY = 0x1B0C_C0_47AC7
+# Any constant every server agrees on: servers starting at once on one database queue on
+# it (advisory locks are per database, so other databases of the cluster are not held up).
+LOCK_KEY = 0x1B0CC047AC7
 
 
 class MigrationError(Exception):
-    """An applied migration no longer matches its file, or a file is missing."""
+    """A migration cannot be applied, an applied one no longer matches its file, or its
+    file is missing. The message names the file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +39,14 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
 
 
 async def migrate(conn: asyncpg.Connection, *, directory: Path = MIGRATIONS_DIR) -> list[str]:
-    """Applies the migrations not applied yet and returns their names.
+    """Applies the migrations not applied yet, in name order, and returns their names.
 
-    Raises MigrationError, before applying anything, when an applied migration's file
-    changed or disappeared.
+    Raises MigrationError when an applied migration's file changed or disappeared
+    (before applying anything), and when a migration fails (its transaction is rolled
+    back; the ones before it stay applied).
     """
     migrations = load_migrations(directory)
-    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+    await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
     try:
         await conn.execute(
             """
@@ -58,28 +61,38 @@ async def migrate(conn: asyncpg.Connection, *, directory: Path = MIGRATIONS_DIR)
             row["name"]: row["checksum"]
             for row in await conn.fetch("SELECT name, checksum FROM schema_migrations")
         }
-        by_name = {m.name: m for m in migrations}
-        for name, checksum in sorted(applied.items()):
-            if name not in by_name:
-                raise MigrationError(f"applied migration {name} has no file in {directory}")
-            if by_name[name].checksum != checksum:
-                raise MigrationError(
-                    f"migration {name} was changed after it was applied "
-                    f"(checksum {checksum[:12]} recorded, {by_name[name].checksum[:12]} on disk); "
-                    "add a new migration instead of editing an applied one"
-                )
+        _check_applied(applied, {m.name: m for m in migrations}, directory)
         done = []
         for migration in migrations:
-            if migration.name in applied:
-                continue
-            async with conn.transaction():
-                await conn.execute(migration.sql)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)",
-                    migration.name,
-                    migration.checksum,
-                )
-            done.append(migration.name)
+            if migration.name not in applied:
+                await _apply(conn, migration)
+                done.append(migration.name)
         return done
     finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+        await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+
+
+def _check_applied(applied: dict[str, str], on_disk: dict[str, Migration], directory: Path) -> None:
+    for name, checksum in sorted(applied.items()):
+        migration = on_disk.get(name)
+        if migration is None:
+            raise MigrationError(f"applied migration {name} has no file in {directory}")
+        if migration.checksum != checksum:
+            raise MigrationError(
+                f"migration {name} was changed after it was applied "
+                f"(checksum {checksum[:12]} recorded, {migration.checksum[:12]} on disk); "
+                "add a new migration instead of editing an applied one"
+            )
+
+
+async def _apply(conn: asyncpg.Connection, migration: Migration) -> None:
+    try:
+        async with conn.transaction():
+            await conn.execute(migration.sql)
+            await conn.execute(
+                "INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)",
+                migration.name,
+                migration.checksum,
+            )
+    except asyncpg.PostgresError as exc:
+        raise MigrationError(f"migration {migration.name} failed: {exc}") from exc

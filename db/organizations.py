@@ -1,3 +1,5 @@
+"""Organisations and the common attribute definitions every one of them has."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,6 +57,7 @@ async def create_organization(
 
 
 async def find_organization(conn: asyncpg.Connection, name: str) -> Organization | None:
+    """The organisation of that name, compared case-insensitively."""
     row = await conn.fetchrow(
         "SELECT id, name, crm_name, created_at FROM organizations WHERE lower(name) = lower($1)",
         name,
@@ -67,3 +70,8 @@ async def get_organization(conn: asyncpg.Connection, organization_id: int) -> Or
         "SELECT id, name, crm_name, created_at FROM organizations WHERE id = $1", organization_id
     )
     return None if row is None else Organization(**row)
+
+
+async def has_organizations(conn: asyncpg.Connection) -> bool:
+    """Whether the database holds any organisation (as the owner, who sees them all)."""
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM organizations)"))

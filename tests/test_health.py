@@ -1,0 +1,58 @@
+"""/healthz says the process is up; /readyz says the database answers."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+
+import server
+from db.migrate import migrate
+from tests.test_migrations import throwaway_database
+
+
+async def test_healthz_answers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_answers_when_the_database_does(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready"}
+
+
+async def test_readyz_fails_fast_once_the_database_is_gone(server_url: str) -> None:
+    async with throwaway_database(server_url) as url:
+        conn = await asyncpg.connect(url)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+        app = server.create_app(server.Settings.from_env(url))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                assert (await http.get("/readyz")).status_code == 200
+
+                # Terminates the pool's connections; reconnecting finds no database.
+                admin = await asyncpg.connect(server_url)
+                try:
+                    await admin.execute(f'DROP DATABASE "{urlsplit(url).path[1:]}" WITH (FORCE)')
+                finally:
+                    await admin.close()
+
+                started = time.monotonic()
+                ready = await http.get("/readyz")
+                elapsed = time.monotonic() - started
+                healthy = await http.get("/healthz")
+
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "unavailable"}
+    assert elapsed < 3
+    assert healthy.status_code == 200
