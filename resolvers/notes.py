@@ -2,7 +2,8 @@
 
 Any agent of the organisation may edit, delete and restore any note. A body is stored
 exactly as sent (leading and trailing whitespace included); it must not be blank after
-trimming and has at most 2,000 characters, counted in code points (see resolvers/text.py).
+trimming and has at most 2,000 characters as a person counts them — grapheme clusters, so
+an emoji is one — and at most 16,000 code points (see resolvers/text.py).
 Edits of one note are serialised by a row lock, so none is lost under READ COMMITTED:
 each keeps the body it replaced as a revision.
 """
@@ -22,7 +23,7 @@ from resolvers.context import Context
 from resolvers.errors import Problems, Rejected, UserError, UserErrorCode
 from resolvers.mutations import write
 from resolvers.pagination import Ordering, Page, PageArgs, page, window
-from resolvers.text import check_text
+from resolvers.text import check_text, graphemes
 
 # A contact's notes and a conversation's notes.
 NEWEST: Ordering[Note] = Ordering(
@@ -53,6 +54,9 @@ async def notes_of_conversation(ctx: Context, conversation_id: int, args: PageAr
 
 
 MAX_BODY = 2000
+# No 2,000 characters a person writes come near this; it bounds what a grapheme cluster
+# may hide (combining marks stack without limit) and is what the database also checks.
+MAX_BODY_CODE_POINTS = 16_000
 
 BODY = ["input", "body"]
 NOTE_ID = ["input", "noteId"]
@@ -88,7 +92,15 @@ def _primary_key(problems: Problems, path: list[str], global_id: str, type_name:
 
 
 def _check_body(problems: Problems, body: str) -> None:
-    check_text(problems, BODY, body, max_length=MAX_BODY, label="Body")
+    check_text(
+        problems,
+        BODY,
+        body,
+        max_length=MAX_BODY,
+        label="Body",
+        count=graphemes,
+        max_code_points=MAX_BODY_CODE_POINTS,
+    )
 
 
 def _blank_in_database() -> Rejected:

@@ -1,14 +1,26 @@
 """Checks for free text from clients, before it gets anywhere near PostgreSQL.
 
-Lengths are counted in Unicode code points — what PostgreSQL's length() and Python's
-len() count, so the database constraint agrees with this check exactly. An emoji that is
-one code point (😀) counts 1; a sequence of several (👍🏽, 🇫🇷, e + U+0301) counts each of
-its code points.
+Lengths are counted in Unicode code points by default — what PostgreSQL's length() and
+Python's len() count, so a database constraint agrees with the check exactly. Note bodies
+count characters as a person does instead: extended grapheme clusters (Unicode UAX #29),
+so any emoji (😀, 👍🏽, 🇫🇷, 👨‍👩‍👧) and any letter with combining marks (e + U+0301)
+is one character; see `graphemes`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import regex
+
 from resolvers.errors import Problems, UserErrorCode
+
+_GRAPHEME = regex.compile(r"\X")
+
+
+def graphemes(text: str) -> int:
+    """User-perceived characters: extended grapheme clusters, as Unicode defines them."""
+    return len(_GRAPHEME.findall(text))
 
 
 def invalid_characters(text: str) -> str | None:
@@ -30,9 +42,12 @@ def check_text(
     max_length: int,
     required: bool = True,
     label: str = "Text",
+    count: Callable[[str], int] = len,
+    max_code_points: int | None = None,
 ) -> bool:
     """Adds a user error for unstorable characters (INVALID_VALUE), blank text when
-    `required` (BLANK) or text over `max_length` code points (TOO_LONG). True when fine."""
+    `required` (BLANK), text over `max_length` as `count` counts (code points by default),
+    or over `max_code_points` (TOO_LONG). True when fine."""
     reason = invalid_characters(text)
     if reason is not None:
         problems.add(path, UserErrorCode.INVALID_VALUE, f"{label} {reason}")
@@ -40,11 +55,20 @@ def check_text(
     if required and not text.strip():
         problems.add(path, UserErrorCode.BLANK, f"{label} must not be blank")
         return False
-    if len(text) > max_length:
+    length = count(text)
+    if length > max_length:
         problems.add(
             path,
             UserErrorCode.TOO_LONG,
-            f"{label} is at most {max_length:,} characters; this one has {len(text):,}",
+            f"{label} is at most {max_length:,} characters; this one has {length:,}",
+        )
+        return False
+    if max_code_points is not None and len(text) > max_code_points:
+        problems.add(
+            path,
+            UserErrorCode.TOO_LONG,
+            f"{label} is at most {max_code_points:,} Unicode code points; "
+            f"this one has {len(text):,}",
         )
         return False
     return True

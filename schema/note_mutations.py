@@ -16,9 +16,10 @@ from schema.conversations import Conversation, load_conversation
 from schema.notes import Note
 
 _BODY = (
-    "The text, stored exactly as sent: not blank after trimming (BLANK), at most 2,000 "
-    "characters counted in Unicode code points (TOO_LONG), no NUL or lone surrogate "
-    "(INVALID_VALUE)."
+    "The text, stored exactly as sent: not blank after trimming (BLANK), at most "
+    f"{notes_resolvers.MAX_BODY:,} characters as a person counts them (grapheme clusters: an "
+    f"emoji is one) and {notes_resolvers.MAX_BODY_CODE_POINTS:,} code points (TOO_LONG), no NUL "
+    "or lone surrogate (INVALID_VALUE)."
 )
 _USER_ERRORS = "Why nothing was changed; empty on success."
 

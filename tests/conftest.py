@@ -5,6 +5,8 @@ its own database with the production migrations; every test starts from empty ta
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -29,17 +31,21 @@ TABLES = (
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
     """URL of a PostgreSQL server reachable as a superuser (its `postgres` database)."""
     url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if url:
         yield url
         return
-    embedded = EmbeddedPostgres(Path(tmp_path_factory.mktemp("pg")) / "pgdata")
+    # Not pytest's own temporary directory: as root, the embedded server opens the data
+    # directory's parents to its system user, and pytest makes its directory private again.
+    base = Path(tempfile.mkdtemp(prefix="inbox-test-pg-"))
+    embedded = EmbeddedPostgres(base / "pgdata")
     try:
         yield embedded.url("postgres")
     finally:
         embedded.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+import regex
 
 from resolvers import ids
 from tests.conftest import GraphQL, Org, Reply
@@ -103,6 +104,7 @@ mutation ($contact: ID!, $id: ID!) {
 """
 
 TOO_LONG_MESSAGE = "Body is at most 2,000 characters; this one has {:,}"
+TOO_MANY_CODE_POINTS = "Body is at most 16,000 Unicode code points; this one has {:,}"
 
 
 def moment(value: str) -> datetime:
@@ -230,18 +232,23 @@ async def test_add_conversation_note_is_listed_on_the_conversation_only(demo_org
     [
         "a" * 2000,
         "😀" * 2000,  # one code point each
-        "👍🏽" * 1000,  # two code points each
+        "👍🏽" * 2000,  # two code points, one character each
+        "👨‍👩‍👧" * 2000,  # five code points, one character each
+        "e\u0301" * 2000,  # a letter and a combining accent: one character
+        "line\r\n" * 400,  # CR LF is one character
         " " * 1999 + "x",
     ],
-    ids=["ascii", "emoji", "skin-tone-emoji", "mostly-spaces"],
+    ids=["ascii", "emoji", "skin-tone-emoji", "family-emoji", "combining", "crlf", "spaces"],
 )
-async def test_a_body_of_2000_code_points_is_accepted(demo_org: Org, body: str) -> None:
+async def test_a_body_of_2000_characters_is_accepted(demo_org: Org, body: str) -> None:
     contact_id = await contact_of(demo_org)
     note = await add_note(demo_org.agent, contact_id, body)
     assert note["body"] == body
-    edited = await update(demo_org.agent, note["id"], body[::-1])
+    # The same characters backwards: still 2,000, and a different body.
+    backwards = "".join(reversed(regex.findall(r"\X", body)))
+    edited = await update(demo_org.agent, note["id"], backwards)
     assert edited["userErrors"] == []
-    assert edited["note"]["body"] == body[::-1]
+    assert edited["note"]["body"] == backwards
 
 
 BAD_BODIES = [
@@ -249,7 +256,8 @@ BAD_BODIES = [
     (" \n\t\u3000 ", "BLANK", "Body must not be blank"),
     ("a" * 2001, "TOO_LONG", TOO_LONG_MESSAGE.format(2001)),
     ("😀" * 2001, "TOO_LONG", TOO_LONG_MESSAGE.format(2001)),
-    ("👍🏽" * 1001, "TOO_LONG", TOO_LONG_MESSAGE.format(2002)),
+    ("👍🏽" * 2001, "TOO_LONG", TOO_LONG_MESSAGE.format(2001)),
+    ("e" + "\u0301" * 16_000, "TOO_LONG", TOO_MANY_CODE_POINTS.format(16_001)),
     ("before\x00after", "INVALID_VALUE", "Body must not contain NUL characters"),
     (
         "half a pair \ud83d here",
@@ -257,7 +265,16 @@ BAD_BODIES = [
         "Body must not contain lone surrogate code points (invalid UTF-16)",
     ),
 ]
-BAD_BODY_IDS = ["empty", "whitespace", "2001", "2001-emoji", "2002-skin-tone", "nul", "surrogate"]
+BAD_BODY_IDS = [
+    "empty",
+    "whitespace",
+    "2001",
+    "2001-emoji",
+    "2001-skin-tone",
+    "one-character-of-16001-code-points",
+    "nul",
+    "surrogate",
+]
 
 
 @pytest.mark.parametrize(("body", "code", "message"), BAD_BODIES, ids=BAD_BODY_IDS)
