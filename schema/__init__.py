@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
+from graphql import GraphQLError
 
 from schema.agents import Agent, Team, VipGroup
 from schema.attributes import AttributeDefinition
 from schema.contacts import Contact
 from schema.conversations import Conversation, Message
-from schema.notes import Note
+from schema.limits import QueryLimits
 from schema.mutation import Mutation
+from schema.notes import Note
 from schema.query import Query
 
 
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Logs nothing: expected errors are the client's business, and unexpected ones
+        are logged once, with the request id, where they are masked (schema/http.py)."""
+
+
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         types=[Agent, Team, VipGroup, AttributeDefinition, Contact, Conversation, Message, Note],
+        extensions=[QueryLimits],
     )
 
 

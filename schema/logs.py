@@ -1,0 +1,95 @@
+"""Structured logs: one JSON object per line on stderr.
+
+A line carries the time, level, logger and message, the request fields the app attaches
+(FIELDS) and an exception's traceback. Nothing else of a record is written: other
+libraries attach whole execution contexts (documents, variables, so note bodies) to
+their records. PostgreSQL's DETAIL, which echoes row values, is cut from messages and
+tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import UTC, datetime
+from types import TracebackType
+
+LOG_FORMAT_ENV = "LOG_FORMAT"
+FORMATS = ("json", "text")
+TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+# Only these record attributes reach a JSON line; none may hold a token or a note body.
+FIELDS = (
+    "request_id",
+    "method",
+    "path",
+    "status",
+    "duration_ms",
+    "operation_name",
+    "operation_type",
+    "sql_statements",
+    "error_codes",
+    "persisted_query",
+    "agent_id",
+    "organization_id",
+)
+
+_DETAIL = re.compile(r"\nDETAIL: .*?(?=\nHINT: |\Z)", re.DOTALL)
+_REDACTED = "[redacted]"
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": _DETAIL.sub("", record.getMessage()),
+        }
+        for name in FIELDS:
+            value = record.__dict__.get(name)
+            if value is not None:
+                entry[name] = value
+        if record.exc_info and record.exc_info[1] is not None:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+    def formatException(self, ei: ExcInfo) -> str:  # noqa: N802 (logging's name)
+        text = super().formatException(ei)
+        for secret in _row_values(ei[1]):
+            text = text.replace(secret, _REDACTED)
+        return text
+
+
+def _row_values(error: BaseException | None) -> list[str]:
+    """DETAIL and HINT texts of the PostgreSQL errors in an exception's chain."""
+    found: list[str] = []
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        for name in ("detail", "hint"):
+            value = getattr(error, name, None)
+            if isinstance(value, str) and value:
+                found.append(value)
+        error = error.__cause__ or error.__context__
+    return found
+
+
+def install(log_format: str | None) -> None:
+    """Sends every log record to stderr as `json` or `text`, replacing the root logger's
+    handlers (uvicorn's worker processes configure none of their own). None or an empty
+    string leaves logging as it is. Raises ValueError for another format."""
+    if not log_format:
+        return
+    if log_format not in FORMATS:
+        raise ValueError(
+            f"{LOG_FORMAT_ENV} must be one of {', '.join(FORMATS)}, not {log_format!r}"
+        )
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    )
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)

@@ -1,0 +1,476 @@
+"""GraphQL over HTTP, as its specification (and the graphql-http audit suite) reads it.
+
+- POST with an `application/json` body, or GET with URL parameters; a body or parameter
+  of the wrong shape is a 400 with a GraphQL-shaped JSON error, a POST of another media
+  type a 415, batches are not accepted.
+- The response is `application/graphql-response+json` when the client prefers it, else
+  `application/json` (also for `*/*` or no Accept); 406 when it admits neither.
+- A request error (the document does not parse or validate, its variables do not fit, no
+  operation can be chosen) has no `data` entry and is a 200 under `application/json`, a
+  4xx under `application/graphql-response+json`; a mutation over GET is a 405 with
+  `Allow: POST`.
+- `extensions.persistedQuery` is resolved by resolvers/persisted_queries.py (Apollo's
+  APQ, or trusted documents only).
+- Browsers asking for HTML on GET get GraphiQL (schema/graphiql.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, overload
+
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import DocumentNode, GraphQLError, get_operation_ast
+from graphql.error import GraphQLSyntaxError
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
+
+from resolvers.context import Context
+from resolvers.errors import ApiError
+from resolvers.persisted_queries import (
+    PersistedQueries,
+    PersistedQueryNotFound,
+    PersistedQueryNotInList,
+    PersistedQueryNotSupported,
+)
+from schema.graphiql import GraphiQL
+from schema.limits import parse_limited
+from schema.observability import RequestRecord, record_of
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+JSON = "application/json"
+
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+BAD_REQUEST = "BAD_REQUEST"
+
+# Status of a request error under application/graphql-response+json, by its code.
+_REQUEST_ERROR_STATUS = {
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "RATE_LIMITED": 429,
+    "INTERNAL_SERVER_ERROR": 500,
+}
+# Persisted documents: errors a well-formed request can meet (200 under application/json).
+_PERSISTED_ERRORS = (PersistedQueryNotFound, PersistedQueryNotSupported, PersistedQueryNotInList)
+# What a request's persisted document lookup counts as in metrics (None: not counted).
+_OUTCOMES: dict[str, str | None] = {"cache": "hit", "manifest": "manifest", "text": None}
+
+
+class RequestFailed(Exception):
+    """The request cannot be executed. `status` is its HTTP status, except that a
+    well-formed request answered as application/json gets 200, as the spec asks."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str = BAD_REQUEST,
+        *,
+        well_formed: bool = False,
+        headers: Mapping[str, str] | None = None,
+        persisted_query: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.well_formed = well_formed
+        self.headers = dict(headers or {})
+        self.persisted_query = persisted_query  # the outcome for metrics, if one applies
+
+
+@dataclass
+class ParsedRequest(GraphQLRequestData):
+    """A request's parameters with the document already parsed (or its syntax error)."""
+
+    document: DocumentNode | GraphQLError | None = None
+    persisted_query: str | None = None  # hit, registered or manifest, for metrics
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The response media type for an Accept header: GRAPHQL_RESPONSE_JSON when the
+    client prefers it (ties go to it), else JSON (also for wildcards and no header);
+    None when the header admits neither."""
+    if accept is None or not accept.strip():
+        return JSON
+    best: str | None = None
+    best_q = 0.0
+    for item in accept.split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        media = media.lower()
+        if media == GRAPHQL_RESPONSE_JSON:
+            candidate = GRAPHQL_RESPONSE_JSON
+        elif media in (JSON, "application/*", "*/*"):
+            candidate = JSON
+        else:
+            continue
+        q = _quality(params)
+        if q > best_q or (q == best_q and q > 0 and candidate == GRAPHQL_RESPONSE_JSON):
+            best, best_q = candidate, q
+    return best
+
+
+def _quality(params: list[str]) -> float:
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return min(max(float(value), 0.0), 1.0)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def wants_html(accept: str | None) -> bool:
+    return accept is not None and "text/html" in accept.lower()
+
+
+def parse_document(query: str) -> DocumentNode | GraphQLError:
+    """The document, or why it is none: a syntax error, or a size refused by the limits of
+    schema/limits.py (whose extension parses again under Strawberry, so both agree).
+    Documents of ordinary size are cached, as clients repeat theirs."""
+    if len(query) > _CACHED_LENGTH:
+        return _parse(query)
+    return _parse_cached(query)
+
+
+def _parse(query: str) -> DocumentNode | GraphQLError:
+    try:
+        return parse_limited(query)
+    except GraphQLError as error:
+        return error
+
+
+# The contact panel's document is about 1,500 characters; the cache holds at most
+# 256 × 16 K characters of documents, whatever clients send.
+_CACHED_LENGTH = 16_384
+_parse_cached = lru_cache(maxsize=256)(_parse)
+
+
+def is_request_error(response: GraphQLHTTPResponse) -> bool:
+    """No execution started: errors, and none of them located in the result."""
+    errors = response.get("errors")
+    return (
+        response.get("data") is None
+        and bool(errors)
+        and all(isinstance(error, dict) and "path" not in error for error in errors or ())
+    )
+
+
+def request_error_status(codes: list[str]) -> int:
+    statuses = [_REQUEST_ERROR_STATUS[code] for code in codes if code in _REQUEST_ERROR_STATUS]
+    return max(statuses, default=400)
+
+
+def error_codes(response: GraphQLHTTPResponse) -> list[str]:
+    codes: list[str] = []
+    for error in response.get("errors") or ():
+        extensions = error.get("extensions") if isinstance(error, dict) else None
+        code = extensions.get("code") if isinstance(extensions, dict) else None
+        codes.append(code if isinstance(code, str) else "UNKNOWN")
+    return codes
+
+
+class _SubResponse(Response):
+    """Strawberry's per-request response stub, carrying the negotiated media type."""
+
+    def __init__(self, media_type: str, record: RequestRecord | None) -> None:
+        super().__init__()
+        self.status_code = None  # type: ignore[assignment]
+        del self.headers["content-length"]
+        self.media_type = media_type
+        self.record = record
+
+
+class GraphQLView(GraphQL[Context, None]):
+    """Strawberry's ASGI view with the HTTP rules above."""
+
+    def __init__(
+        self,
+        schema: Any,
+        *,
+        persisted_queries: PersistedQueries | None = None,
+        graphiql: GraphiQL | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(schema, **kwargs)
+        self.persisted_queries = persisted_queries or PersistedQueries()
+        self.graphiql = graphiql
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        params = request.query_params
+        return (
+            request.method == "GET"
+            and params.get("query") is None
+            and params.get("extensions") is None
+            and wants_html(request.headers.get("accept"))
+        )
+
+    @overload
+    async def run(
+        self,
+        request: Request,
+        context: Context | UnsetType = UNSET,
+        root_value: UnsetType | None = UNSET,
+    ) -> Response: ...
+
+    @overload
+    async def run(
+        self,
+        request: WebSocket,
+        context: Context | UnsetType = UNSET,
+        root_value: UnsetType | None = UNSET,
+    ) -> WebSocket: ...
+
+    async def run(
+        self,
+        request: Request | WebSocket,
+        context: Context | UnsetType = UNSET,
+        root_value: UnsetType | None = UNSET,
+    ) -> Response | WebSocket:
+        if isinstance(request, WebSocket):
+            if isinstance(context, UnsetType):
+                return await super().run(request)
+            return await super().run(request, context, None)
+        record = record_of(request)
+        if self.should_render_graphql_ide(self.request_adapter_class(request)):
+            if record is not None:
+                record.graphql = False
+            if self.graphiql is None:
+                return PlainTextResponse("Not Found", status_code=404)
+            return self.graphiql.page(request)
+        if record is not None and isinstance(context, Context):
+            record.agent_id = context.agent.id
+            record.organization_id = context.organization_id
+        media_type = negotiate(request.headers.get("accept"))
+        if media_type is None:
+            return self.failure(
+                RequestFailed(
+                    406,
+                    f"Responses are {GRAPHQL_RESPONSE_JSON} or {JSON}; the Accept header "
+                    "admits neither",
+                    "NOT_ACCEPTABLE",
+                ),
+                JSON,
+                record,
+            )
+        request.state.graphql_media_type = media_type
+        try:
+            if isinstance(context, UnsetType):
+                return await super().run(request)
+            return await super().run(request, context, None)
+        except RequestFailed as failed:
+            if record is not None and failed.persisted_query is not None:
+                record.persisted_query = failed.persisted_query
+            return self.failure(failed, media_type, record)
+        except HTTPException as refused:
+            headers = {"Allow": "GET, POST"} if refused.status_code == 405 else None
+            return self.failure(
+                RequestFailed(refused.status_code, refused.reason, headers=headers),
+                media_type,
+                record,
+            )
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        media_type = getattr(request.state, "graphql_media_type", JSON)
+        return _SubResponse(media_type, record_of(request))
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> ParsedRequest:
+        params = await self._parameters(request)
+        query, operation_name = params.get("query"), params.get("operationName")
+        variables, extensions = params.get("variables"), params.get("extensions")
+        if query is not None and not isinstance(query, str):
+            raise RequestFailed(400, "`query` must be a string")
+        if operation_name is not None and not isinstance(operation_name, str):
+            raise RequestFailed(400, "`operationName` must be a string or null")
+        if variables is not None and not isinstance(variables, dict):
+            raise RequestFailed(400, "`variables` must be an object or null")
+        if extensions is not None and not isinstance(extensions, dict):
+            raise RequestFailed(400, "`extensions` must be an object or null")
+        try:
+            lookup = self.persisted_queries.resolve(query, extensions)
+        except _PERSISTED_ERRORS as error:
+            raise RequestFailed(
+                400,
+                error.message,
+                _code(error),
+                well_formed=True,
+                persisted_query="miss" if isinstance(error, PersistedQueryNotFound) else "rejected",
+            ) from error
+        except ApiError as error:
+            raise RequestFailed(
+                400, error.message, _code(error), persisted_query="rejected"
+            ) from error
+        if lookup is None:
+            raise RequestFailed(400, "The request has no `query`")
+        document = parse_document(lookup.query)
+        outcome = _OUTCOMES[lookup.source]
+        if lookup.remember is not None and isinstance(document, DocumentNode):
+            self.persisted_queries.remember(lookup.remember, lookup.query)
+            outcome = "registered"
+        return ParsedRequest(
+            query=lookup.query,
+            variables=variables,
+            operation_name=operation_name or None,
+            extensions=extensions,
+            document=document,
+            persisted_query=outcome,
+        )
+
+    async def _parameters(self, request: AsyncHTTPRequestAdapter) -> dict[str, Any]:
+        if request.method == "GET":
+            params: dict[str, Any] = {}
+            for name, value in request.query_params.items():
+                if name in ("variables", "extensions") and isinstance(value, str) and value:
+                    try:
+                        params[name] = json.loads(value)
+                    except ValueError:
+                        raise RequestFailed(400, f"`{name}` is not valid JSON") from None
+                else:
+                    params[name] = value or None
+            return params
+        content_type, _ = parse_content_type(request.content_type or "")
+        if content_type != JSON:
+            raise RequestFailed(
+                415,
+                "POST bodies must be application/json",
+                "UNSUPPORTED_MEDIA_TYPE",
+                headers={"Accept-Post": JSON},
+            )
+        body = await request.get_body()
+        if not body.strip():
+            raise RequestFailed(400, "The request has no body")
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise RequestFailed(400, "The body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise RequestFailed(400, "The body must be a JSON object; batches are not accepted")
+        return data
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        parsed = request_data if isinstance(request_data, ParsedRequest) else None
+        document = parsed.document if parsed is not None else None
+        record = record_of(request)
+        if record is not None and parsed is not None:
+            record.persisted_query = parsed.persisted_query
+        if isinstance(document, GraphQLError):
+            code = (document.extensions or {}).get("code")
+            return _request_error(
+                GraphQLError(
+                    document.message,
+                    source=document.source,
+                    positions=document.positions,
+                    extensions=document.extensions,
+                ),
+                code if isinstance(code, str) else PARSE_FAILED,
+            )
+        if document is not None:
+            operation = get_operation_ast(document, request_data.operation_name)
+            if operation is None:
+                message = (
+                    f"Unknown operation named '{request_data.operation_name}'"
+                    if request_data.operation_name
+                    else "Must provide operation name if query contains multiple operations"
+                )
+                return _request_error(GraphQLError(message), VALIDATION_FAILED)
+            kind = operation.operation.value
+            if record is not None:
+                record.operation_type = kind
+                record.operation_name = request_data.operation_name or (
+                    operation.name.value if operation.name else None
+                )
+            if request_adapter.method == "GET" and kind != "query":
+                raise RequestFailed(
+                    405,
+                    f"A {kind} must be sent with POST",
+                    "METHOD_NOT_ALLOWED",
+                    headers={"Allow": "POST"},
+                )
+            if kind == "subscription":
+                return _request_error(
+                    GraphQLError("Subscriptions are served over WebSocket (graphql-transport-ws)"),
+                    VALIDATION_FAILED,
+                )
+        result = await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        if result.errors and result.data is None:
+            for error in result.errors:
+                if error.path is None and not (error.extensions or {}).get("code"):
+                    code = (
+                        PARSE_FAILED if isinstance(error, GraphQLSyntaxError) else VALIDATION_FAILED
+                    )
+                    error.extensions = {**(error.extensions or {}), "code": code}
+        return result
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        media_type = sub_response.media_type or JSON
+        status = 200
+        if isinstance(response_data, dict):
+            codes = error_codes(response_data)
+            if is_request_error(response_data):
+                response_data.pop("data", None)
+                if media_type == GRAPHQL_RESPONSE_JSON:
+                    status = request_error_status(codes)
+            record = sub_response.record if isinstance(sub_response, _SubResponse) else None
+            if record is not None:
+                record.error_codes = codes
+        response = Response(
+            self.encode_json(response_data),
+            status_code=sub_response.status_code or status,
+            media_type=f"{media_type}; charset=utf-8",
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        response.headers.append("Vary", "Accept")
+        if sub_response.background:
+            response.background = sub_response.background
+        return response
+
+    def failure(
+        self, failed: RequestFailed, media_type: str, record: RequestRecord | None
+    ) -> Response:
+        """The response to a request that cannot be executed."""
+        status = 200 if failed.well_formed and media_type == JSON else failed.status
+        if record is not None:
+            record.error_codes = [failed.code]
+        body = {"errors": [{"message": failed.message, "extensions": {"code": failed.code}}]}
+        return Response(
+            self.encode_json(body),
+            status_code=status,
+            media_type=f"{media_type}; charset=utf-8",
+            headers={**failed.headers, "Vary": "Accept"},
+        )
+
+
+def _code(error: ApiError) -> str:
+    code = (error.extensions or {}).get("code")
+    return code if isinstance(code, str) else BAD_REQUEST
+
+
+def _request_error(error: GraphQLError, code: str) -> ExecutionResult:
+    error.extensions = {**(error.extensions or {}), "code": code}
+    return ExecutionResult(data=None, errors=[error])
