@@ -11,6 +11,7 @@ from schema.agents import Agent, Team, VipGroup
 from schema.attributes import AttributeDefinition
 from schema.contacts import Contact
 from schema.conversations import Conversation, Message
+from schema.executor import ExecutionContext
 from schema.limits import QueryLimits
 from schema.mutation import Mutation
 from schema.notes import Note
@@ -29,6 +30,7 @@ def build_schema() -> strawberry.Schema:
         mutation=Mutation,
         types=[Agent, Team, VipGroup, AttributeDefinition, Contact, Conversation, Message, Note],
         extensions=[QueryLimits],
+        execution_context_class=ExecutionContext,
     )
 
 

@@ -12,10 +12,19 @@ security").
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, parse
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    parse,
+)
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 
 from resolvers.errors import QueryTooComplex
 from schema.measure import Measure, measure
@@ -61,6 +70,37 @@ def parse_limited(query: str) -> DocumentNode:
             ) from None
         error.extensions = {**(error.extensions or {}), "code": PARSE_FAILED}
         raise
+
+
+def parse_document(query: str) -> DocumentNode | GraphQLError:
+    """The document of `query`, or why there is none (as parse_limited raises it).
+    Documents of ordinary size are cached: clients repeat theirs, and one parsed document
+    object per text also lets validation be cached (see ValidatedDocuments)."""
+    if len(query) > _CACHED_LENGTH:
+        return _parse(query)
+    return _parse_cached(query)
+
+
+def _parse(query: str) -> DocumentNode | GraphQLError:
+    try:
+        return parse_limited(query)
+    except GraphQLError as error:
+        return error
+
+
+# The contact panel's document is about 1,500 characters; the cache holds at most
+# 256 × 16 K characters of documents, whatever clients send.
+_CACHED_LENGTH = 16_384
+_parse_cached = lru_cache(maxsize=256)(_parse)
+
+
+@lru_cache(maxsize=256)
+def _validate(
+    schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
+) -> tuple[GraphQLError, ...]:
+    # Strawberry's own validation, once per document: a client repeats its queries, and
+    # validating one costs more than executing it.
+    return tuple(validate_document(schema, document, rules))
 
 
 def violations(found: Measure) -> list[GraphQLError]:
@@ -118,7 +158,10 @@ class QueryLimits(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         ctx = self.execution_context
         if ctx.graphql_document is None and ctx.query:
-            ctx.graphql_document = parse_limited(ctx.query)
+            document = parse_document(ctx.query)
+            if isinstance(document, GraphQLError):
+                raise document
+            ctx.graphql_document = document
         yield
 
     def on_validate(self) -> Iterator[None]:
@@ -126,10 +169,10 @@ class QueryLimits(SchemaExtension):
         assert ctx.graphql_document is not None  # validation follows a successful parse
         found = measure(ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables)
         self._cost = found.cost
-        refused = violations(found)
-        if refused:
-            # Strawberry skips its validation when errors are already known.
-            ctx.pre_execution_errors = refused
+        # Strawberry skips its own validation when the errors are already known.
+        ctx.pre_execution_errors = violations(found) or list(
+            _validate(ctx.schema._schema, ctx.graphql_document, tuple(ctx.validation_rules))
+        )
         yield
         _code(ctx.pre_execution_errors or [], VALIDATION_FAILED)
 

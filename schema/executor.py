@@ -1,0 +1,126 @@
+"""graphql-core's executor, with a shorter path for the commonest field there is.
+
+Most fields of a response are scalars or enums read straight off an object that a loader
+already produced (`Contact.name`, `Attribute.value`, …). graphql-core runs each of them
+through the general machinery — resolve info, argument coercion, awaitable checks,
+completion — which costs more than everything else a large response needs. A field
+whose resolver is Strawberry's default (an attribute read), that takes no arguments and
+whose type is a scalar or an enum is answered here with the same two steps that machinery
+ends in: read the attribute, coerce the value for output. Anything unusual — a null, a
+value the type refuses, middleware — takes graphql-core's own path, so errors and their
+locations are exactly as without this.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from graphql import (
+    GraphQLLeafType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    Undefined,
+    is_leaf_type,
+)
+from graphql.pyutils import Path
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+# (attribute to read, type to coerce the value with, whether null is an error), or None
+# when the field needs the general path.
+Plan = tuple[str, GraphQLLeafType, bool] | None
+
+
+def _plan(parent_type: GraphQLObjectType, field_name: str) -> Plan:
+    field = parent_type.fields.get(field_name)
+    if field is None or field.args or not getattr(field.resolve, "_is_default", False):
+        return None
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    python_name = getattr(definition, "python_name", None)
+    non_null = isinstance(field.type, GraphQLNonNull)
+    output = field.type.of_type if non_null else field.type
+    if python_name is None or not is_leaf_type(output):
+        return None
+    return python_name, output, non_null
+
+
+class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    # Plans depend on the schema alone, which is built once per process.
+    _plans: ClassVar[dict[tuple[GraphQLObjectType, str], Plan]] = {}
+
+    def _plan_of(self, parent_type: GraphQLObjectType, field_name: str) -> Plan:
+        key = (parent_type, field_name)
+        if key not in self._plans:
+            self._plans[key] = _plan(parent_type, field_name)
+        return self._plans[key]
+
+    def _no_middleware(self) -> bool:
+        # Strawberry passes a manager on every request; only one with middleware matters.
+        manager = self.middleware_manager
+        return manager is None or not manager.middlewares
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:
+        # An object whose selected fields are all plain scalars or enums (an attribute, a
+        # validation, a page's info) is completed in one loop.
+        if self._no_middleware():
+            results: dict[str, Any] = {}
+            for response_name, field_details_list in grouped_field_set.items():
+                node = field_details_list[0].node
+                name = node.name.value
+                if name == "__typename" and not node.arguments:
+                    results[response_name] = parent_type.name
+                    continue
+                plan = None if node.arguments else self._plan_of(parent_type, name)
+                if plan is None:
+                    break
+                attribute, leaf, non_null = plan
+                value = getattr(source_value, attribute, None)
+                if value is None:
+                    if non_null:
+                        break
+                    results[response_name] = None
+                    continue
+                try:
+                    coerced = leaf.coerce_output_value(value)
+                except Exception:  # the general path reports it, located
+                    break
+                if coerced is None or coerced is Undefined:
+                    break
+                results[response_name] = coerced
+            else:
+                return results
+        return super().execute_fields(
+            parent_type, source_value, path, grouped_field_set, position_context
+        )
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        node = field_details_list[0].node
+        if not node.arguments and self._no_middleware():
+            plan = self._plan_of(parent_type, node.name.value)
+            if plan is not None:
+                attribute, leaf, _ = plan
+                value = getattr(source, attribute, None)
+                if value is not None:
+                    try:
+                        coerced = leaf.coerce_output_value(value)
+                    except Exception:  # the general path reports it, located
+                        coerced = None
+                    if coerced is not None and coerced is not Undefined:
+                        return coerced
+        return super().execute_field(
+            parent_type, source, field_details_list, path, position_context
+        )
