@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from db.keyset import Window, in_order, page_sql
+from db.teams import VipGroup
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +71,34 @@ def _filter_sql(where: ContactFilter, first_param: int) -> tuple[str, list[Any]]
     return sql, params
 
 
-async def contacts_by_ids(
+_C_COLUMNS = ", ".join(f"c.{column.strip()}" for column in COLUMNS.split(","))
+_G_COLUMNS = ", ".join(
+    f"g.{column} AS g_{column}"
+    for column in ("id", "name", "priority", "team_id", "created_at", "updated_at")
+)
+_N_CONTACT = len(COLUMNS.split(","))
+
+
+async def contacts_and_vip_groups_by_ids(
     conn: asyncpg.Connection, organization_id: int, ids: Sequence[int]
-) -> list[Contact]:
+) -> list[tuple[Contact, VipGroup | None]]:
+    """The contacts among `ids`, each with its VIP group (read in the same statement: the
+    panel shows both)."""
     rows = await conn.fetch(
-        f"SELECT {COLUMNS} FROM contacts WHERE organization_id = $1 AND id = ANY($2::bigint[])",
+        f"SELECT {_C_COLUMNS}, {_G_COLUMNS} FROM contacts c"
+        " LEFT JOIN vip_groups g ON g.organization_id = c.organization_id"
+        " AND g.id = c.vip_group_id"
+        " WHERE c.organization_id = $1 AND c.id = ANY($2::bigint[])",
         organization_id,
         ids,
     )
-    return [Contact(**row) for row in rows]
+    return [
+        (
+            Contact(*row[:_N_CONTACT]),
+            None if row["g_id"] is None else VipGroup(organization_id, *row[_N_CONTACT:]),
+        )
+        for row in rows
+    ]
 
 
 async def page_contacts(

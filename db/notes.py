@@ -8,6 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
+from db.agents import Agent
 from db.keyset import Window, in_order, page_sql
 
 
@@ -43,6 +44,7 @@ COLUMNS = (
 )
 REVISION_COLUMNS = "organization_id, id, note_id, body, edited_at, edited_by"
 ORDER_KEY = ("created_at", "id")  # newest first
+_N_NOTE = len(COLUMNS.split(","))
 
 # The parent column a list of notes hangs from; never user input.
 _PARENTS = ("contact_id", "conversation_id")
@@ -61,6 +63,12 @@ async def notes_by_ids(
     return [Note(**row) for row in rows]
 
 
+_AUTHOR_COLUMNS = ", ".join(
+    f"a.{column} AS a_{column}"
+    for column in ("id", "name", "email", "avatar_url", "role", "created_at")
+)
+
+
 async def page_notes(
     conn: asyncpg.Connection,
     organization_id: int,
@@ -68,25 +76,31 @@ async def page_notes(
     parent_ids: Sequence[int],
     *,
     window: Window,
-) -> dict[int, list[Note]]:
+) -> tuple[dict[int, list[Note]], list[Agent]]:
     """One window of the live notes of each parent (`parent` is "contact_id" or
-    "conversation_id"), newest first."""
+    "conversation_id"), newest first, and their authors (read in the same statement: a
+    list of notes always shows who wrote them)."""
     assert parent in _PARENTS
     page = page_sql(ORDER_KEY, descending=True, window=window, first_param=3)
+    outer_order = ", ".join(f"x.{item}" for item in page.order.split(", "))
     rows = await conn.fetch(
-        f"SELECT x.* FROM unnest($2::bigint[]) WITH ORDINALITY AS p(parent_id, ord)"
+        f"SELECT x.*, {_AUTHOR_COLUMNS}"
+        " FROM unnest($2::bigint[]) WITH ORDINALITY AS p(parent_id, ord)"
         f" CROSS JOIN LATERAL (SELECT {COLUMNS} FROM notes"
         f"  WHERE organization_id = $1 AND {parent} = p.parent_id AND deleted_at IS NULL"
         f"{page.condition} ORDER BY {page.order} LIMIT {page.limit}) x"
-        f" ORDER BY p.ord, {page.order}",
+        " JOIN agents a ON a.organization_id = x.organization_id AND a.id = x.author_id"
+        f" ORDER BY p.ord, {outer_order}",
         organization_id,
         parent_ids,
         *page.params,
     )
     found: dict[int, list[Note]] = {}
+    authors: dict[int, Agent] = {}
     for row in rows:
-        found.setdefault(row[parent], []).append(Note(**row))
-    return {k: in_order(v, window) for k, v in found.items()}
+        found.setdefault(row[parent], []).append(Note(*row[:_N_NOTE]))
+        authors[row["a_id"]] = Agent(organization_id, *row[_N_NOTE:])
+    return {k: in_order(v, window) for k, v in found.items()}, list(authors.values())
 
 
 async def count_notes(

@@ -41,6 +41,15 @@ async def _load_codecs(conn: asyncpg.Connection) -> None:
     await conn.fetchval("SELECT NULL::bigint[]")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    # asyncpg's default reset (RESET ALL, UNLISTEN, advisory unlocks) is a round trip per
+    # request for state this application never leaves behind: it sets the organisation
+    # with set_config(..., true), which ends with the transaction, and it neither
+    # listens, locks nor keeps cursors. An open transaction is still rolled back by the
+    # pool before this runs.
+    return None
+
+
 async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         url,
@@ -49,6 +58,7 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asy
         # Statements are prepared and cached per connection; the server's SQL is a fixed set.
         statement_cache_size=256,
         init=_load_codecs,
+        reset=_keep_session,
     )
     assert pool is not None
     return pool

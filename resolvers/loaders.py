@@ -41,10 +41,13 @@ CountsByParents = Callable[[asyncpg.Connection, int, Sequence[int]], Awaitable[d
 
 
 class _Loader(DataLoader[Any, Any]):
-    def __init__(self, session: Session, organization_id: int) -> None:
+    def __init__(self, loaders: Loaders) -> None:
         super().__init__()
-        self.session = session
-        self.organization_id = organization_id
+        # The request's other loaders: a statement that reads more than its own rows
+        # (a note's author, a contact's VIP group) primes theirs.
+        self.loaders = loaders
+        self.session = loaders.session
+        self.organization_id = loaders.organization_id
 
 
 class _ById(_Loader, Generic[R]):
@@ -84,8 +87,19 @@ class _CountByParent(_Loader):
         return [counts.get(parent_id, 0) for parent_id in parent_ids]
 
 
-class ContactByIdLoader(_ById[Contact]):
-    fetch = staticmethod(contacts_db.contacts_by_ids)
+class ContactByIdLoader(_Loader):
+    """Contacts by id; their VIP groups come in the same statement, into VipGroupByIdLoader."""
+
+    async def batch_load_fn(self, ids: list[int]) -> list[Contact | None]:
+        pairs = await self.session.run(
+            contacts_db.contacts_and_vip_groups_by_ids, self.organization_id, ids
+        )
+        groups = self.loaders.vip_group_by_id
+        for _, group in pairs:
+            if group is not None:
+                groups.prime(group.id, group)
+        by_id = {contact.id: contact for contact, _ in pairs}
+        return [by_id.get(i) for i in ids]
 
 
 class AgentByIdLoader(_ById[Agent]):
@@ -149,18 +163,6 @@ class VipGroupsByOrganizationLoader(_Loader):
         ]
 
 
-async def _contact_notes(
-    conn: asyncpg.Connection, organization_id: int, ids: Sequence[int], *, window: Window
-) -> dict[int, list[Note]]:
-    return await notes_db.page_notes(conn, organization_id, "contact_id", ids, window=window)
-
-
-async def _conversation_notes(
-    conn: asyncpg.Connection, organization_id: int, ids: Sequence[int], *, window: Window
-) -> dict[int, list[Note]]:
-    return await notes_db.page_notes(conn, organization_id, "conversation_id", ids, window=window)
-
-
 async def _contact_note_counts(
     conn: asyncpg.Connection, organization_id: int, ids: Sequence[int]
 ) -> dict[int, int]:
@@ -173,12 +175,29 @@ async def _conversation_note_counts(
     return await notes_db.count_notes(conn, organization_id, "conversation_id", ids)
 
 
-class NotesByContactIdLoader(_PageByParent[Note]):
-    fetch = staticmethod(_contact_notes)
+class _NotesByParent(_PageByParent[Note]):
+    """Pages of notes; their authors come in the same statement, into AgentByIdLoader."""
+
+    parent: str  # the notes column naming the parent
+
+    async def _fetch_page(
+        self, conn: asyncpg.Connection, parent_ids: list[int], *, window: Window
+    ) -> dict[int, list[Note]]:
+        notes, authors = await notes_db.page_notes(
+            conn, self.organization_id, self.parent, parent_ids, window=window
+        )
+        agents = self.loaders.agent_by_id
+        for author in authors:
+            agents.prime(author.id, author)
+        return notes
 
 
-class NotesByConversationIdLoader(_PageByParent[Note]):
-    fetch = staticmethod(_conversation_notes)
+class NotesByContactIdLoader(_NotesByParent):
+    parent = "contact_id"
+
+
+class NotesByConversationIdLoader(_NotesByParent):
+    parent = "conversation_id"
 
 
 class NoteCountByContactIdLoader(_CountByParent):
@@ -229,11 +248,11 @@ class Loaders:
     """The request's loaders, each created on first use."""
 
     def __init__(self, session: Session, organization_id: int) -> None:
-        self._session = session
-        self._organization_id = organization_id
+        self.session = session
+        self.organization_id = organization_id
 
     def _make(self, cls: type[L]) -> L:
-        return cls(self._session, self._organization_id)
+        return cls(self)
 
     @cached_property
     def contact_by_id(self) -> ContactByIdLoader:
