@@ -12,6 +12,7 @@ from resolvers import ids
 from resolvers.context import Context
 from resolvers.errors import BadUserInput
 from resolvers.pagination import Ordering, Page, PageArgs, page, window
+from resolvers.text import invalid_characters
 
 _PROFILE_URLS = {
     "X": "https://x.com/{}",
@@ -46,12 +47,14 @@ async def contact_by_global_id(ctx: Context, global_id: str) -> Contact | None:
 async def list_contacts(
     ctx: Context, args: PageArgs, where: ContactFilter
 ) -> tuple[Page[Contact], ContactFilter]:
-    """A page of contacts by name. Raises BadUserInput for a search over 100 characters."""
+    """A page of contacts by name. Raises BadUserInput for a search over 100 characters or
+    with characters PostgreSQL cannot store."""
     if where.search is not None:
         if len(where.search) > MAX_SEARCH:
             raise BadUserInput(f"`search` is at most {MAX_SEARCH} characters")
-        if "\x00" in where.search:
-            raise BadUserInput("`search` contains a NUL character")
+        unstorable = invalid_characters(where.search)
+        if unstorable is not None:
+            raise BadUserInput(f"`search` {unstorable}")
         where = ContactFilter(where.search.strip() or None, where.is_vip, where.network)
     request = window(args, BY_NAME)
     rows = await ctx.session.run(

@@ -4,6 +4,7 @@ its own database with the production migrations; every test starts from empty ta
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -115,10 +116,13 @@ class GraphQL:
         self.token = token
 
     async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> Reply:
-        headers = {} if self.token is None else {"Authorization": f"Bearer {self.token}"}
-        response = await self.client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
+        """Posts the operation. Non-ASCII characters go escaped, as JavaScript's
+        JSON.stringify sends lone surrogates (httpx's encoder would refuse them)."""
+        headers = {"Content-Type": "application/json"}
+        if self.token is not None:
+            headers["Authorization"] = f"Bearer {self.token}"
+        body = json.dumps({"query": query, "variables": variables or {}}, ensure_ascii=True)
+        response = await self.client.post("/graphql", content=body, headers=headers)
         return Reply(
             response.status_code,
             response.json(),

@@ -197,3 +197,24 @@ async def test_a_body_that_is_not_json_is_a_bad_request(
     assert response.status_code == 400
     assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["BAD_REQUEST"]
     assert response.headers["x-request-id"]
+
+
+SEARCH = "query ($search: String) { contacts(search: $search) { totalCount } }"
+
+
+@pytest.mark.parametrize(
+    ("search", "reason"),
+    [
+        ("ab\x00c", "must not contain NUL characters"),
+        ("ab\ud800c", "must not contain lone surrogate code points (invalid UTF-16)"),
+    ],
+    ids=["nul", "lone-surrogate"],
+)
+async def test_a_search_postgresql_cannot_store_is_bad_user_input(
+    demo_org: Org, search: str, reason: str
+) -> None:
+    reply = await demo_org.agent(SEARCH, {"search": search})
+
+    assert reply.codes == ["BAD_USER_INPUT"]
+    assert reply.errors[0]["message"] == f"`search` {reason}"
+    assert reply.statements == 1  # authentication only

@@ -3,7 +3,6 @@ read back through queries; every refusal is shown to have changed nothing."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +10,7 @@ import pytest
 import regex
 
 from resolvers import ids
-from tests.conftest import GraphQL, Org, Reply
+from tests.conftest import GraphQL, Org
 
 FIRST_CONTACT = "{ contacts(first: 1) { nodes { id } } }"
 FIRST_CONVERSATION = "{ conversations(first: 1) { nodes { id } } }"
@@ -146,22 +145,6 @@ async def update(caller: GraphQL, note_id: str, body: str, version: int | None =
     return (await caller(UPDATE_NOTE, {"input": given})).data["updateNote"]
 
 
-async def post_ascii_json(caller: GraphQL, query: str, variables: dict[str, Any]) -> Reply:
-    """Posts with every non-ASCII character escaped, as browsers' JSON.stringify does with
-    lone surrogates; httpx's own encoder would refuse them."""
-    response = await caller.client.post(
-        "/graphql",
-        content=json.dumps({"query": query, "variables": variables}, ensure_ascii=True),
-        headers={"Authorization": f"Bearer {caller.token}", "Content-Type": "application/json"},
-    )
-    return Reply(
-        response.status_code,
-        response.json(),
-        int(response.headers.get("x-sql-statements", "-1")),
-        response.headers,
-    )
-
-
 # --- adding --------------------------------------------------------------------------------
 
 
@@ -286,8 +269,8 @@ async def test_add_refuses_a_bad_body_before_touching_the_database(
     before = await contact_notes(demo_org.agent, contact_id)
 
     # when
-    reply = await post_ascii_json(
-        demo_org.agent, ADD_CONTACT_NOTE, {"input": {"contactId": contact_id, "body": body}}
+    reply = await demo_org.agent(
+        ADD_CONTACT_NOTE, {"input": {"contactId": contact_id, "body": body}}
     )
 
     # then
@@ -308,9 +291,7 @@ async def test_update_refuses_a_bad_body(demo_org: Org, body: str, code: str, me
     note = await add_note(demo_org.admin, contact_id, "Original")
 
     # when
-    reply = await post_ascii_json(
-        demo_org.agent, UPDATE_NOTE, {"input": {"noteId": note["id"], "body": body}}
-    )
+    reply = await demo_org.agent(UPDATE_NOTE, {"input": {"noteId": note["id"], "body": body}})
 
     # then
     assert reply.data["updateNote"] == {
