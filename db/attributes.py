@@ -125,9 +125,10 @@ async def definition_for_update(
 
 
 async def next_position(conn: asyncpg.Connection, organization_id: int) -> int:
-    """One past the highest position in use (0 when there is none)."""
+    """One past the highest position in use (0 when there is none); in bigint, as one past
+    the highest integer is not an integer."""
     found = await conn.fetchval(
-        "SELECT coalesce(max(position) + 1, 0) FROM attribute_definitions"
+        "SELECT coalesce(max(position)::bigint + 1, 0) FROM attribute_definitions"
         " WHERE organization_id = $1",
         organization_id,
     )

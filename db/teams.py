@@ -86,8 +86,8 @@ class VipGroupNameTaken(Exception):
 async def vip_group_for_update(
     conn: asyncpg.Connection, organization_id: int, vip_group_id: int
 ) -> VipGroup | None:
-    """The group, locked until the transaction ends; None for a miss. (NO KEY: contacts
-    joining the group meanwhile are not held up.)"""
+    """The group, locked until the transaction ends; None for a miss. (NO KEY: the
+    foreign-key checks of contacts do not wait for it, while vip_groups_for_share does.)"""
     row = await conn.fetchrow(
         f"SELECT {_VIP_GROUP} FROM vip_groups WHERE organization_id = $1 AND id = $2"
         " FOR NO KEY UPDATE",
@@ -95,6 +95,20 @@ async def vip_group_for_update(
         vip_group_id,
     )
     return None if row is None else VipGroup(**row)
+
+
+async def vip_groups_for_share(
+    conn: asyncpg.Connection, organization_id: int, ids: Sequence[int]
+) -> list[VipGroup]:
+    """The groups found, by id, share-locked until the transaction ends: a change of a
+    group (vip_group_for_update) waits for the locking transaction, or it for the change."""
+    rows = await conn.fetch(
+        f"SELECT {_VIP_GROUP} FROM vip_groups"
+        " WHERE organization_id = $1 AND id = ANY($2::bigint[]) ORDER BY id FOR SHARE",
+        organization_id,
+        ids,
+    )
+    return [VipGroup(**row) for row in rows]
 
 
 async def create_vip_group(

@@ -6,6 +6,10 @@ definition's shape must stay coherent: only SELECT has options (at least one, di
 ignoring case), BOOLEAN and SELECT take no pattern. Values already stored are never
 invalidated: the type changes only while no contact has a value, and an option in use
 cannot be removed. A new pattern applies to values set from then on.
+
+Positions are bounded (MIN_POSITION..MAX_POSITION, which the database checks too), so
+that "after every other definition" is always a position: a definition created without
+one goes one past the highest, or to MAX_POSITION, where ties sort by creation.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ import asyncpg
 from db import attributes as attributes_db
 from db.attributes import AttributeDefinition, AttributeKeyTaken
 from resolvers import ids
-from resolvers.attributes import KEY, MAX_PATTERN, pattern_problem
+from resolvers.attributes import KEY, MAX_KEY, MAX_PATTERN, pattern_problem
 from resolvers.auth import require_admin
 from resolvers.context import Context
 from resolvers.errors import Problems, Rejected, UserError, UserErrorCode
+from resolvers.inputs import checked_name
 from resolvers.mutations import write
 from resolvers.text import check_text, invalid_characters
 from resolvers.updates import UNCHANGED, Unchanged, updated
@@ -30,8 +35,10 @@ MAX_LABEL = 100
 MAX_DESCRIPTION = 1_000
 MAX_OPTIONS = 100
 MAX_OPTION = 100
+MIN_POSITION, MAX_POSITION = -1_000_000, 1_000_000
 
-# Contact fields of the API and the database: a key must not be mistaken for one.
+# Contact fields of the API and the database: a key must not be mistaken for one (tests
+# check that every field of the Contact type and column of contacts is here).
 BUILT_IN_FIELDS = frozenset(
     {
         "id",
@@ -70,6 +77,7 @@ _TYPE = ["input", "type"]
 _OPTIONS = ["input", "options"]
 _PATTERN = ["input", "pattern"]
 _DESCRIPTION = ["input", "description"]
+_POSITION = ["input", "position"]
 _ARCHIVED = ["input", "archived"]
 
 
@@ -87,7 +95,9 @@ class NewDefinition:
 @dataclass(frozen=True, slots=True)
 class DefinitionChanges:
     """Fields of updateAttributeDefinition; UNCHANGED where left out. A null (or empty)
-    pattern or description removes it."""
+    pattern or description removes it. When the type changes, options and a pattern left
+    out are dropped if the new type cannot have them (SELECT to TEXT drops the options;
+    TEXT to BOOLEAN or SELECT drops the pattern)."""
 
     label: str | Unchanged = UNCHANGED
     type: str | Unchanged = UNCHANGED
@@ -103,8 +113,8 @@ async def create_definition(
 ) -> AttributeDefinition | list[UserError]:
     """Admins only (raises Forbidden). User errors: INVALID_VALUE (key not an identifier or
     a built-in field, options or pattern not fitting the type, pattern not a regular
-    expression), ALREADY_EXISTS (key in use, archived definitions included), BLANK and
-    TOO_LONG (label, options, description, pattern)."""
+    expression or too costly, position out of range), ALREADY_EXISTS (key in use, archived
+    definitions included), BLANK and TOO_LONG (label, options, description, pattern)."""
     require_admin(ctx.agent)
     organization_id = ctx.organization_id
 
@@ -115,7 +125,7 @@ async def create_definition(
                 _KEY,
                 UserErrorCode.INVALID_VALUE,
                 "Key must be a lower-case identifier: a letter, then letters, digits or "
-                "underscores, 63 characters at most",
+                f"underscores, {MAX_KEY} characters at most",
             )
         elif new.key in BUILT_IN_FIELDS:
             problems.add(
@@ -123,12 +133,15 @@ async def create_definition(
             )
         label = _label(problems, new.label)
         options = _options(problems, new.type, new.options)
-        pattern = _pattern(problems, new.type, new.pattern)
+        pattern = await _pattern(problems, new.type, new.pattern)
         description = _description(problems, new.description)
+        if new.position is not None:
+            _check_position(problems, new.position)
         problems.raise_if_any()
         position = new.position
         if position is None:
-            position = await attributes_db.next_position(conn, organization_id)
+            following = await attributes_db.next_position(conn, organization_id)
+            position = min(following, MAX_POSITION)
         try:
             return await attributes_db.create_definition(
                 conn,
@@ -192,15 +205,22 @@ async def update_definition(
             )
         options = current.options
         if retyped or not isinstance(changes.options, Unchanged):
-            options = _options(problems, type_, updated(changes.options, current.options))
+            # Left out, options the new type cannot have go rather than refuse the change.
+            kept = current.options if type_ == "SELECT" else []
+            options = _options(problems, type_, updated(changes.options, kept))
         if type_ == "SELECT" and not retyped:
             await _check_removed_options(conn, problems, current, options)
         pattern = current.pattern
         if retyped or not isinstance(changes.pattern, Unchanged):
-            pattern = _pattern(problems, type_, updated(changes.pattern, current.pattern))
+            kept_pattern = None if type_ in _UNSHAPED else current.pattern
+            pattern = await _pattern(
+                problems, type_, updated(changes.pattern, kept_pattern), known=current.pattern
+            )
         description = current.description
         if not isinstance(changes.description, Unchanged):
             description = _description(problems, changes.description)
+        if not isinstance(changes.position, Unchanged):
+            _check_position(problems, changes.position)
         problems.raise_if_any()
         position = updated(changes.position, current.position)
         after = (label, type_, options, pattern, description, position, archived)
@@ -234,27 +254,36 @@ async def update_definition(
 
 
 def _label(problems: Problems, label: str) -> str:
-    check_text(problems, _LABEL, label, max_length=MAX_LABEL, label="Label")
-    return label.strip()
+    return checked_name(problems, _LABEL, label, max_length=MAX_LABEL, label="Label")
 
 
 def _description(problems: Problems, description: str | None) -> str | None:
-    """The description trimmed; None for none or a blank one."""
+    """The description trimmed (its length counted so); None for none or a blank one."""
     if description is None:
         return None
+    trimmed = description.strip()
     check_text(
         problems,
         _DESCRIPTION,
-        description,
+        trimmed,
         max_length=MAX_DESCRIPTION,
         required=False,
         label="Description",
     )
-    return description.strip() or None
+    return trimmed or None
+
+
+def _check_position(problems: Problems, position: int) -> None:
+    if not MIN_POSITION <= position <= MAX_POSITION:
+        problems.add(
+            _POSITION,
+            UserErrorCode.INVALID_VALUE,
+            f"Position must be between {MIN_POSITION:,} and {MAX_POSITION:,}; got {position:,}",
+        )
 
 
 def _options(problems: Problems, type_: str, options: Sequence[str]) -> list[str]:
-    """The options trimmed, for a definition of `type_`."""
+    """The options trimmed (their lengths counted so), for a definition of `type_`."""
     if type_ != "SELECT":
         if options:
             problems.add(
@@ -274,11 +303,11 @@ def _options(problems: Problems, type_: str, options: Sequence[str]) -> list[str
         return []
     clean: list[str] = []
     seen: set[str] = set()
-    for index, option in enumerate(options):
+    for index, given in enumerate(options):
         path = [*_OPTIONS, str(index)]
+        option = given.strip()
         if not check_text(problems, path, option, max_length=MAX_OPTION, label="Option"):
             continue
-        option = option.strip()
         # Values match options ignoring case, so two options must differ in more than case.
         if option.casefold() in seen:
             problems.add(
@@ -291,8 +320,11 @@ def _options(problems: Problems, type_: str, options: Sequence[str]) -> list[str
     return clean
 
 
-def _pattern(problems: Problems, type_: str, pattern: str | None) -> str | None:
-    """The pattern; None for none or an empty one."""
+async def _pattern(
+    problems: Problems, type_: str, pattern: str | None, *, known: str | None = None
+) -> str | None:
+    """The pattern; None for none or an empty one. The `known` pattern, checked when it
+    was set, is not compiled again."""
     if not pattern:
         return None
     reason = invalid_characters(pattern)
@@ -306,8 +338,8 @@ def _pattern(problems: Problems, type_: str, pattern: str | None) -> str | None:
             UserErrorCode.TOO_LONG,
             f"Pattern is at most {MAX_PATTERN} characters; this one has {len(pattern):,}",
         )
-    else:
-        problem = pattern_problem(pattern)
+    elif pattern != known:
+        problem = await pattern_problem(pattern)
         if problem is not None:
             problems.add(_PATTERN, UserErrorCode.INVALID_VALUE, f"Pattern {problem}")
     return pattern

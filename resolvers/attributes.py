@@ -20,15 +20,24 @@ The normalised value is what is stored and answered.
 Every value has its surrounding whitespace trimmed first; a blank value is refused
 (clearing is a mutation of its own).
 
-A definition's `pattern` is Python `re` syntax and must match the whole normalised value.
-Patterns run on the `regex` engine, whose syntax is the same but whose matching can be
-given a time limit: a pattern that backtracks catastrophically refuses the value instead
-of stalling the server.
+A definition's `pattern` must match the whole normalised value. Patterns are written for,
+checked by and run on one engine, the `regex` package in its version 0 (PATTERN_DIALECT):
+Python's `re` syntax plus POSIX classes such as `[[:alpha:]]` and Unicode properties such
+as `\\p{L}`; where `re` reads a pattern otherwise (`[[a]`), `regex`'s reading is the one
+that counts. Its matching can be given a time limit: a pattern that backtracks
+catastrophically refuses the value instead of stalling the server. Compiling can cost
+much too: a few nested counted repeats of groups make the engine build gigabytes, so a
+new pattern is first compiled in a child process with a memory ceiling and refused if its
+compilation costs more than MAX_PATTERN_MEMORY.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+import sys
+import warnings
 from collections.abc import Callable, Sequence
 from datetime import date
 from functools import lru_cache
@@ -41,11 +50,17 @@ from resolvers.errors import Problems, UserErrorCode
 from resolvers.text import check_text, invalid_characters
 
 MAX_VALUE = 2_000
+MAX_KEY = 63
 MAX_PATTERN = 500
 PATTERN_TIMEOUT = 0.05  # seconds; far above what a sane pattern needs on 2,000 characters
+MAX_PATTERN_MEMORY = 1_000_000  # bytes the engine may allocate to compile a pattern
+PATTERN_DIALECT = (
+    "the `regex` package's syntax, version 0: Python's `re` syntax plus POSIX classes "
+    "such as [[:alpha:]] and Unicode properties such as \\p{L}"
+)
 
 # What a definition's key must be (the database checks the same).
-KEY = re.compile(r"[a-z][a-z0-9_]{0,62}")
+KEY = re.compile(rf"[a-z][a-z0-9_]{{0,{MAX_KEY - 1}}}")
 
 _NUMBER = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -93,8 +108,11 @@ def _date(text: str, options: Sequence[str]) -> str:
 
 def _url(text: str, options: Sequence[str]) -> str:
     expected = "an http or https URL with a host, such as https://example.com/page"
-    if any(ch.isspace() or not ch.isprintable() for ch in text):
-        raise _Invalid(f"{expected}, without spaces")
+    # Browsers read a backslash as a slash, so in `https://example.com\@evil.example/`
+    # they see the host example.com where urlsplit sees evil.example; whitespace and
+    # control characters are dropped or mangled by some parsers and not by others.
+    if any(ch == "\\" or ch.isspace() or not ch.isprintable() for ch in text):
+        raise _Invalid(f"{expected}, without spaces, backslashes or control characters")
     try:
         parts = urlsplit(text)
         port = parts.port  # raises ValueError for a port that is not a number up to 65535
@@ -209,16 +227,82 @@ def check_value(
 
 @lru_cache(maxsize=256)
 def _compiled(pattern: str) -> regex.Pattern[str]:
-    return regex.compile(pattern, flags=regex.VERSION0)
-
-
-def pattern_problem(pattern: str) -> str | None:
-    """Why `pattern` cannot be a definition's pattern (not a Python regular expression),
-    or None."""
+    """Raises regex.error for a pattern that does not compile, or that the engine warns
+    about (it would read it otherwise than its writer meant)."""
     try:
-        re.compile(pattern)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            return regex.compile(pattern, flags=regex.VERSION0)
+    except regex.error:
+        raise
+    except (Warning, ValueError, OverflowError, RecursionError, MemoryError) as problem:
+        raise regex.error(str(problem)) from None
+
+
+# Run with `python -I -c`: compiles the pattern read from stdin under a memory ceiling
+# (argv[1], bytes of address space) and writes {"problem": ..., "cost": ...} as JSON.
+_CHECK_PATTERN = """
+import json, resource, sys, tracemalloc, warnings
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+import regex
+pattern = sys.stdin.buffer.read().decode("utf-8")
+problem, cost = None, 0
+warnings.simplefilter("error")
+tracemalloc.start()
+try:
+    regex.compile(pattern, flags=regex.VERSION0)
+    cost = tracemalloc.get_traced_memory()[1]
+except MemoryError:
+    cost = limit
+except Exception as error:
+    problem = str(error) or type(error).__name__
+tracemalloc.stop()
+sys.stdout.write(json.dumps({"problem": problem, "cost": cost}))
+"""
+_CHECK_ADDRESS_SPACE = 96 * 2**20  # the interpreter and `regex` take about 20 MB of it
+_CHECK_SECONDS = 2.0  # a sane pattern compiles in milliseconds
+
+
+async def pattern_problem(pattern: str) -> str | None:
+    """Why `pattern` cannot be a definition's pattern (not a regular expression of
+    PATTERN_DIALECT, or too costly to compile), or None. Compiles it in a child process
+    first, so that a costly pattern cannot exhaust the server's memory. Raises
+    RuntimeError when the child process fails for another reason."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-I",
+        "-c",
+        _CHECK_PATTERN,
+        str(_CHECK_ADDRESS_SPACE),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        output, _ = await asyncio.wait_for(
+            process.communicate(pattern.encode("utf-8")), _CHECK_SECONDS
+        )
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return "is too complex: compiling it takes too long"
+    if process.returncode is not None and process.returncode < 0:
+        # killed by a signal: the engine aborted, out of its memory
+        return "is too complex: compiling it takes too much memory"
+    if process.returncode != 0 or not output:
+        raise RuntimeError(f"checking a pattern failed (exit status {process.returncode})")
+    found = json.loads(output)
+    if found["problem"] is not None:
+        return f"is not a valid regular expression: {found['problem']}"
+    if found["cost"] > MAX_PATTERN_MEMORY:
+        return (
+            f"is too complex: compiling it takes more than {MAX_PATTERN_MEMORY:,} bytes "
+            "of memory (counted repeats of groups, nested, multiply)"
+        )
+    try:
         _compiled(pattern)
-    except (re.error, regex.error, OverflowError, RecursionError) as error:
+    except regex.error as error:
         return f"is not a valid regular expression: {error}"
     return None
 

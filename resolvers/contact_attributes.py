@@ -15,11 +15,11 @@ from db import attributes as attributes_db
 from db import contacts as contacts_db
 from db.attributes import AttributeDefinition
 from db.contacts import Contact
-from resolvers import ids
 from resolvers.attributes import KEY, check_value
 from resolvers.contacts import ContactAttribute
 from resolvers.context import Context
 from resolvers.errors import Problems, UserError, UserErrorCode
+from resolvers.inputs import contact_to_change
 from resolvers.mutations import write
 
 _CONTACT_ID = ["input", "contactId"]
@@ -73,14 +73,7 @@ async def _editable(
     has the right old value) and the definition, if an agent may write it; else raises
     Rejected."""
     problems = Problems()
-    contact_id = ids.decode_as(contact_gid, "Contact")
-    contact = (
-        None
-        if contact_id is None
-        else await contacts_db.contact_for_update(conn, organization_id, contact_id)
-    )
-    if contact is None:
-        problems.add(_CONTACT_ID, UserErrorCode.NOT_FOUND, "No contact has this id")
+    contact = await contact_to_change(conn, organization_id, contact_gid, problems, _CONTACT_ID)
     definition = (
         await attributes_db.definition_by_key_for_share(conn, organization_id, key)
         if KEY.fullmatch(key)

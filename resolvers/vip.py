@@ -3,6 +3,13 @@
 The queue follows at once: triggers of the schema (db/migrations/0001_schema.sql) give
 each conversation of a VIP the priority 1 + its group's priority and route it to its
 group's team, and undo both when the contact is demoted or the group changes.
+
+A promotion or demotion share-locks the groups it reads: the contact's group and the one
+it joins. An update of such a group (which locks it FOR NO KEY UPDATE) then waits for the
+promotion to commit, or the promotion for the update, so that whichever trigger runs last
+sees the other's change. (The foreign-key check of contacts.vip_group_id takes only a KEY
+SHARE lock, which does not conflict, and would let both run side by side and leave the
+conversations ranked by a priority the group no longer has.)
 """
 
 from __future__ import annotations
@@ -19,8 +26,8 @@ from resolvers import ids
 from resolvers.auth import require_admin
 from resolvers.context import Context
 from resolvers.errors import Problems, Rejected, UserError, UserErrorCode
+from resolvers.inputs import checked_name, contact_to_change
 from resolvers.mutations import write
-from resolvers.text import check_text
 from resolvers.updates import UNCHANGED, Unchanged, updated
 
 MAX_NAME = 100
@@ -38,17 +45,18 @@ async def promote(
     ctx: Context, contact_gid: str, vip_group_gid: str | None
 ) -> Contact | list[UserError]:
     """Makes the contact a VIP in the group (or in none, without `vip_group_gid`), moving it
-    from any group it was in. The same status again changes nothing."""
+    from any group it was in. The same status again changes nothing. User errors:
+    NOT_FOUND for the contact or the group."""
     organization_id = ctx.organization_id
 
     async def work(conn: asyncpg.Connection) -> Contact:
         problems = Problems()
-        contact = await _contact_for_update(conn, organization_id, contact_gid, problems)
-        group_id = None
-        if vip_group_gid is not None:
-            group_id = await _vip_group_id(conn, organization_id, vip_group_gid)
-            if group_id is None:
-                problems.add(_VIP_GROUP_ID, UserErrorCode.NOT_FOUND, "No VIP group has this id")
+        contact = await contact_to_change(conn, organization_id, contact_gid, problems, _CONTACT_ID)
+        group_id = None if vip_group_gid is None else ids.decode_as(vip_group_gid, "VipGroup")
+        current_id = None if contact is None else contact.vip_group_id
+        locked = await _lock_groups(conn, organization_id, group_id, current_id)
+        if vip_group_gid is not None and (group_id is None or group_id not in locked):
+            problems.add(_VIP_GROUP_ID, UserErrorCode.NOT_FOUND, "No VIP group has this id")
         problems.raise_if_any()
         assert contact is not None  # else a problem was raised
         if contact.is_vip and contact.vip_group_id == group_id:
@@ -59,16 +67,18 @@ async def promote(
 
 
 async def demote(ctx: Context, contact_gid: str) -> Contact | list[UserError]:
-    """Makes the contact a regular contact again; demoting a non-VIP changes nothing."""
+    """Makes the contact a regular contact again; demoting a non-VIP changes nothing.
+    User errors: NOT_FOUND for the contact."""
     organization_id = ctx.organization_id
 
     async def work(conn: asyncpg.Connection) -> Contact:
         problems = Problems()
-        contact = await _contact_for_update(conn, organization_id, contact_gid, problems)
+        contact = await contact_to_change(conn, organization_id, contact_gid, problems, _CONTACT_ID)
         problems.raise_if_any()
         assert contact is not None  # else a problem was raised
         if not contact.is_vip:
             return contact
+        await _lock_groups(conn, organization_id, contact.vip_group_id)
         return await _set_vip(conn, contact, is_vip=False, vip_group_id=None)
 
     return _contact_changed(ctx, await write(ctx, work))
@@ -93,7 +103,7 @@ async def create_vip_group(
 
     async def work(conn: asyncpg.Connection) -> VipGroup:
         problems = Problems()
-        clean_name = _check_name(problems, name)
+        clean_name = _checked_name(problems, name)
         _check_priority(problems, priority)
         team_id = await _team_id(conn, organization_id, team_gid, problems)
         problems.raise_if_any()
@@ -127,7 +137,7 @@ async def update_vip_group(
             problems.add(_ID, UserErrorCode.NOT_FOUND, "No VIP group has this id")
         name = changes.name
         if not isinstance(name, Unchanged):
-            name = _check_name(problems, name)
+            name = _checked_name(problems, name)
         if not isinstance(changes.priority, Unchanged):
             _check_priority(problems, changes.priority)
         team_id: int | Unchanged | None = UNCHANGED
@@ -157,26 +167,15 @@ async def update_vip_group(
     return _vip_group_changed(ctx, await write(ctx, work))
 
 
-async def _contact_for_update(
-    conn: asyncpg.Connection, organization_id: int, contact_gid: str, problems: Problems
-) -> Contact | None:
-    contact_id = ids.decode_as(contact_gid, "Contact")
-    contact = (
-        None
-        if contact_id is None
-        else await contacts_db.contact_for_update(conn, organization_id, contact_id)
-    )
-    if contact is None:
-        problems.add(_CONTACT_ID, UserErrorCode.NOT_FOUND, "No contact has this id")
-    return contact
-
-
-async def _vip_group_id(conn: asyncpg.Connection, organization_id: int, gid: str) -> int | None:
-    group_id = ids.decode_as(gid, "VipGroup")
-    if group_id is None:
-        return None
-    found = await teams_db.vip_groups_by_ids(conn, organization_id, [group_id])
-    return found[0].id if found else None
+async def _lock_groups(
+    conn: asyncpg.Connection, organization_id: int, *group_ids: int | None
+) -> set[int]:
+    """Share-locks the groups (see the module's docstring); the ids of those found."""
+    wanted = sorted({group_id for group_id in group_ids if group_id is not None})
+    if not wanted:
+        return set()
+    locked = await teams_db.vip_groups_for_share(conn, organization_id, wanted)
+    return {group.id for group in locked}
 
 
 async def _team_id(
@@ -203,10 +202,8 @@ async def _set_vip(
     return found
 
 
-def _check_name(problems: Problems, name: str) -> str:
-    """The name trimmed; problems get BLANK, TOO_LONG or INVALID_VALUE."""
-    check_text(problems, _NAME, name, max_length=MAX_NAME, label="Name")
-    return name.strip()
+def _checked_name(problems: Problems, name: str) -> str:
+    return checked_name(problems, _NAME, name, max_length=MAX_NAME, label="Name")
 
 
 def _check_priority(problems: Problems, priority: int) -> None:

@@ -8,14 +8,13 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 from strawberry import UNSET
 
-from resolvers import attribute_definitions, vip
+from resolvers import attribute_definitions, attributes, vip
 from resolvers.attribute_definitions import DefinitionChanges, NewDefinition
-from resolvers.errors import UserError as Problem
 from resolvers.updates import UNCHANGED, Unchanged
 from resolvers.vip import VipGroupChanges
 from schema.agents import VipGroup
 from schema.attributes import AttributeDefinition
-from schema.base import Info, UserError
+from schema.base import Info, UserError, user_errors
 from schema.enums import AttributeType
 
 T = TypeVar("T")
@@ -31,35 +30,53 @@ def _left_out(value: Any) -> Any:
     return UNCHANGED if value is UNSET else value
 
 
-def _errors(problems: list[Problem]) -> list[UserError]:
-    return [UserError.of(problem) for problem in problems]
+_LABEL = (
+    f"at most {attribute_definitions.MAX_LABEL:,} characters after trimming (it is stored trimmed)"
+)
+_OPTIONS = (
+    f"required for SELECT (at most {attribute_definitions.MAX_OPTIONS:,}, distinct ignoring "
+    f"case, each at most {attribute_definitions.MAX_OPTION:,} characters after trimming), not "
+    "allowed for other types"
+)
+_PATTERN = (
+    "A regular expression every value set from then on must match in full (after "
+    f"normalisation), in {attributes.PATTERN_DIALECT}; at most "
+    f"{attributes.MAX_PATTERN:,} characters; refused when too costly to compile; not for "
+    "BOOLEAN or SELECT."
+)
+_DESCRIPTION = (
+    f"at most {attribute_definitions.MAX_DESCRIPTION:,} characters after trimming (it is "
+    "stored trimmed)"
+)
+_POSITION = f"from {attribute_definitions.MIN_POSITION:,} to {attribute_definitions.MAX_POSITION:,}"
+_NAME = (
+    f"Unique in the organisation ignoring case; at most {vip.MAX_NAME:,} characters after "
+    "trimming (it is stored trimmed)."
+)
+_PRIORITY = f"{vip.MIN_PRIORITY}–{vip.MAX_PRIORITY:,}"
 
 
 @strawberry.input(description="A new custom attribute that agents can fill in for contacts.")
 class CreateAttributeDefinitionInput:
     key: str = strawberry.field(
         description="Stable identifier: a lower-case letter, then lower-case letters, digits "
-        "or underscores, 63 characters at most; unique in the organisation and not a built-in "
-        "contact field (such as `name` or `handle`)."
+        f"or underscores, {attributes.MAX_KEY} characters at most; unique in the organisation "
+        "and not a built-in contact field (such as `name` or `handle`)."
     )
-    label: str = strawberry.field(description="What the panel shows, at most 100 characters.")
+    label: str = strawberry.field(description=f"What the panel shows, {_LABEL}.")
     type: AttributeType = strawberry.field(description="The type values are validated against.")
     options: list[str] = strawberry.field(
-        default_factory=list,
-        description="The allowed values: required for SELECT (at most 100, distinct ignoring "
-        "case, each at most 100 characters), not allowed for other types.",
+        default_factory=list, description=f"The allowed values: {_OPTIONS}."
     )
-    pattern: str | None = strawberry.field(
-        default=None,
-        description="A Python regular expression every new value must match in full (after "
-        "normalisation); at most 500 characters; not for BOOLEAN or SELECT.",
-    )
+    pattern: str | None = strawberry.field(default=None, description=_PATTERN)
     description: str | None = strawberry.field(
-        default=None, description="Help text for agents, at most 1,000 characters."
+        default=None, description=f"Help text for agents, {_DESCRIPTION}."
     )
     position: int | None = strawberry.field(
         default=None,
-        description="Order on the panel, ascending; left out: after every other attribute.",
+        description=f"Order on the panel, ascending, {_POSITION}; left out: after every other "
+        f"attribute (at {attribute_definitions.MAX_POSITION:,} once that is taken, ties "
+        "sorting by creation).",
     )
 
 
@@ -80,24 +97,29 @@ class CreateAttributeDefinitionPayload:
 )
 class UpdateAttributeDefinitionInput:
     id: strawberry.ID = strawberry.field(description="The definition.")
-    label: str | None = strawberry.field(default=UNSET, description="A new label.")
+    label: str | None = strawberry.field(default=UNSET, description=f"A new label, {_LABEL}.")
     type: AttributeType | None = strawberry.field(
         default=UNSET,
-        description="A new type: only while no contact has a value; never for COMMON attributes.",
+        description="A new type: only while no contact has a value; never for COMMON "
+        "attributes. Options and a pattern left out are dropped if the new type cannot have "
+        "them.",
     )
     options: list[str] | None = strawberry.field(
         default=UNSET,
-        description="The new list of options (SELECT only); options that contacts have cannot "
+        description=f"The new list of options: {_OPTIONS}; options that contacts have cannot "
         "be removed.",
     )
     pattern: str | None = strawberry.field(
         default=UNSET,
-        description="A new pattern for values set from now on; null removes it.",
+        description=f"A new pattern; null removes it. {_PATTERN}",
     )
     description: str | None = strawberry.field(
-        default=UNSET, description="New help text; null removes it."
+        default=UNSET,
+        description=f"New help text, {_DESCRIPTION}; null removes it.",
     )
-    position: int | None = strawberry.field(default=UNSET, description="A new position.")
+    position: int | None = strawberry.field(
+        default=UNSET, description=f"A new position, {_POSITION}."
+    )
     archived: bool | None = strawberry.field(
         default=UNSET,
         description="Archive (hide from contacts, refuse new values; values are kept) or "
@@ -118,11 +140,9 @@ class UpdateAttributeDefinitionPayload:
 
 @strawberry.input(description="A new VIP group.")
 class CreateVipGroupInput:
-    name: str = strawberry.field(
-        description="Unique in the organisation ignoring case, at most 100 characters."
-    )
+    name: str = strawberry.field(description=_NAME)
     priority: int = strawberry.field(
-        default=0, description="0–1000; a higher priority ranks the group's VIPs first."
+        default=0, description=f"{_PRIORITY}; a higher priority ranks the group's VIPs first."
     )
     team_id: strawberry.ID | None = strawberry.field(
         default=None, description="The team that receives the group's VIPs' conversations."
@@ -146,9 +166,9 @@ class CreateVipGroupPayload:
 )
 class UpdateVipGroupInput:
     id: strawberry.ID = strawberry.field(description="The group.")
-    name: str | None = strawberry.field(default=UNSET, description="A new name.")
+    name: str | None = strawberry.field(default=UNSET, description=f"A new name. {_NAME}")
     priority: int | None = strawberry.field(
-        default=UNSET, description="A new priority (0–1000); the queue follows at once."
+        default=UNSET, description=f"A new priority ({_PRIORITY}); the queue follows at once."
     )
     team_id: strawberry.ID | None = strawberry.field(
         default=UNSET,
@@ -192,7 +212,7 @@ class AdminMutations:
         found = await attribute_definitions.create_definition(info.context, new)
         if isinstance(found, list):
             return CreateAttributeDefinitionPayload(
-                attribute_definition=None, user_errors=_errors(found)
+                attribute_definition=None, user_errors=user_errors(found)
             )
         return CreateAttributeDefinitionPayload(
             attribute_definition=AttributeDefinition.of(found), user_errors=[]
@@ -221,7 +241,7 @@ class AdminMutations:
         found = await attribute_definitions.update_definition(info.context, input.id, changes)
         if isinstance(found, list):
             return UpdateAttributeDefinitionPayload(
-                attribute_definition=None, user_errors=_errors(found)
+                attribute_definition=None, user_errors=user_errors(found)
             )
         return UpdateAttributeDefinitionPayload(
             attribute_definition=AttributeDefinition.of(found), user_errors=[]
@@ -235,7 +255,7 @@ class AdminMutations:
     ) -> CreateVipGroupPayload:
         found = await vip.create_vip_group(info.context, input.name, input.priority, input.team_id)
         if isinstance(found, list):
-            return CreateVipGroupPayload(vip_group=None, user_errors=_errors(found))
+            return CreateVipGroupPayload(vip_group=None, user_errors=user_errors(found))
         return CreateVipGroupPayload(vip_group=VipGroup.of(found), user_errors=[])
 
     @strawberry.mutation(
@@ -254,5 +274,5 @@ class AdminMutations:
         )
         found = await vip.update_vip_group(info.context, input.id, changes)
         if isinstance(found, list):
-            return UpdateVipGroupPayload(vip_group=None, user_errors=_errors(found))
+            return UpdateVipGroupPayload(vip_group=None, user_errors=user_errors(found))
         return UpdateVipGroupPayload(vip_group=VipGroup.of(found), user_errors=[])

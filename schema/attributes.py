@@ -58,11 +58,16 @@ class Attribute:
         description="The contact's value, normalised; null if unset."
     )
     editable: bool = strawberry.field(description="Whether agents may change the value.")
-    updated_at: datetime | None = strawberry.field(description="When the value was last set.")
+    updated_at: datetime | None = strawberry.field(
+        description="When the value was last set or cleared; null if it never was."
+    )
     updated_by_id: strawberry.Private[int | None]
     row: strawberry.Private[attributes_db.AttributeDefinition]
 
-    @strawberry.field(description="The agent who last set the value (null for CRM imports).")
+    @strawberry.field(
+        description="The agent who last set or cleared the value (null for CRM imports, and "
+        "if it never was)."
+    )
     async def updated_by(self, info: Info) -> Agent | None:
         return await load_agent(info, self.updated_by_id)
 

@@ -102,4 +102,10 @@ class UserError:
         return cls(field=error.field, message=error.message, code=error.code)
 
 
+def user_errors(errors: list[errors.UserError]) -> list[UserError]:
+    """A payload's userErrors, from the user errors (resolvers.errors.UserError) a resolver
+    returned."""
+    return [UserError.of(error) for error in errors]
+
+
 Info = strawberry.Info[Context, None]

@@ -8,9 +8,8 @@ import strawberry
 
 from resolvers import contact_attributes, vip
 from resolvers.contact_attributes import AttributeChange
-from resolvers.errors import UserError as Problem
 from schema.attributes import Attribute
-from schema.base import Info, UserError
+from schema.base import Info, UserError, user_errors
 from schema.contacts import Contact
 
 
@@ -59,8 +58,9 @@ class SetContactAttributeInput:
         description="The value, checked against the definition's type and pattern and stored "
         "normalised (trimmed; NUMBER in plain decimal notation with a dot and no thousands "
         "separators, stored without superfluous zeros; BOOLEAN `true`/`false`; DATE "
-        "YYYY-MM-DD; URL and EMAIL with a lower-cased host/domain; PHONE as E.164; SELECT as "
-        "the option is spelled, matched ignoring case)."
+        "YYYY-MM-DD; URL with a lower-cased host, refused with spaces, backslashes or "
+        "control characters; EMAIL with a lower-cased domain; PHONE as E.164; SELECT as the "
+        "option is spelled, matched ignoring case)."
     )
 
 
@@ -101,10 +101,6 @@ class ClearContactAttributePayload:
     )
 
 
-def _errors(problems: list[Problem]) -> list[UserError]:
-    return [UserError.of(problem) for problem in problems]
-
-
 @strawberry.type(description="Changes any agent may make to a contact.")
 class ContactMutations:
     @strawberry.mutation(
@@ -120,7 +116,7 @@ class ContactMutations:
     ) -> PromoteContactToVipPayload:
         found = await vip.promote(info.context, input.contact_id, input.vip_group_id)
         if isinstance(found, list):
-            return PromoteContactToVipPayload(contact=None, user_errors=_errors(found))
+            return PromoteContactToVipPayload(contact=None, user_errors=user_errors(found))
         return PromoteContactToVipPayload(contact=Contact.of(found), user_errors=[])
 
     @strawberry.mutation(
@@ -136,7 +132,7 @@ class ContactMutations:
     ) -> DemoteContactFromVipPayload:
         found = await vip.demote(info.context, input.contact_id)
         if isinstance(found, list):
-            return DemoteContactFromVipPayload(contact=None, user_errors=_errors(found))
+            return DemoteContactFromVipPayload(contact=None, user_errors=user_errors(found))
         return DemoteContactFromVipPayload(contact=Contact.of(found), user_errors=[])
 
     @strawberry.mutation(
@@ -161,7 +157,9 @@ class ContactMutations:
                 attribute=Attribute.of(found.attribute),
                 user_errors=[],
             )
-        return SetContactAttributePayload(contact=None, attribute=None, user_errors=_errors(found))
+        return SetContactAttributePayload(
+            contact=None, attribute=None, user_errors=user_errors(found)
+        )
 
     @strawberry.mutation(
         description="Removes a contact's value of an attribute. Clearing an editable "
@@ -183,5 +181,5 @@ class ContactMutations:
                 user_errors=[],
             )
         return ClearContactAttributePayload(
-            contact=None, attribute=None, user_errors=_errors(found)
+            contact=None, attribute=None, user_errors=user_errors(found)
         )

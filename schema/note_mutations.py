@@ -10,7 +10,7 @@ import strawberry
 from resolvers import ids
 from resolvers import notes as notes_resolvers
 from resolvers.notes import NoteOutcome
-from schema.base import Info, UserError
+from schema.base import Info, UserError, user_errors
 from schema.contacts import Contact, load_contact
 from schema.conversations import Conversation, load_conversation
 from schema.notes import Note
@@ -22,10 +22,6 @@ _BODY = (
     "or lone surrogate (INVALID_VALUE)."
 )
 _USER_ERRORS = "Why nothing was changed; empty on success."
-
-
-def _user_errors(outcome: NoteOutcome) -> list[UserError]:
-    return [UserError.of(error) for error in outcome.errors]
 
 
 def _note(outcome: NoteOutcome) -> Note | None:
@@ -153,7 +149,7 @@ class NoteMutations:
         outcome = await notes_resolvers.add_contact_note(info.context, input.contact_id, input.body)
         return AddContactNotePayload(
             note=_note(outcome),
-            user_errors=_user_errors(outcome),
+            user_errors=user_errors(outcome.errors),
             contact_id=None if outcome.note is None else outcome.note.contact_id,
         )
 
@@ -175,7 +171,7 @@ class NoteMutations:
         )
         return AddConversationNotePayload(
             note=_note(outcome),
-            user_errors=_user_errors(outcome),
+            user_errors=user_errors(outcome.errors),
             conversation_id=None if outcome.note is None else outcome.note.conversation_id,
         )
 
@@ -197,7 +193,7 @@ class NoteMutations:
         outcome = await notes_resolvers.update_note(
             info.context, input.note_id, input.body, input.expected_version
         )
-        return UpdateNotePayload(note=_note(outcome), user_errors=_user_errors(outcome))
+        return UpdateNotePayload(note=_note(outcome), user_errors=user_errors(outcome.errors))
 
     @strawberry.mutation(
         description="Deletes a note; any agent may delete any note. It leaves every list and "
@@ -215,7 +211,7 @@ class NoteMutations:
             deleted_note_id=None
             if deleted is None
             else strawberry.ID(ids.encode("Note", deleted.id)),
-            user_errors=_user_errors(outcome),
+            user_errors=user_errors(outcome.errors),
             contact_id=None if deleted is None else deleted.contact_id,
             conversation_id=None if deleted is None else deleted.conversation_id,
         )
@@ -230,4 +226,4 @@ class NoteMutations:
         input: Annotated[RestoreNoteInput, strawberry.argument(description="The note.")],
     ) -> RestoreNotePayload:
         outcome = await notes_resolvers.restore_note(info.context, input.note_id)
-        return RestoreNotePayload(note=_note(outcome), user_errors=_user_errors(outcome))
+        return RestoreNotePayload(note=_note(outcome), user_errors=user_errors(outcome.errors))

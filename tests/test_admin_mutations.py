@@ -1,5 +1,6 @@
-"""createAttributeDefinition, updateAttributeDefinition, createVipGroup, updateVipGroup:
-administrators only; every refusal is read back to prove nothing changed."""
+"""createVipGroup and updateVipGroup, and what every admin mutation shares: administrators
+only. Every refusal is read back to prove nothing changed. (Attribute definitions:
+tests/test_attribute_definitions.py.)"""
 
 from __future__ import annotations
 
@@ -8,27 +9,17 @@ from typing import Any
 import pytest
 
 from resolvers import ids
+from tests.attributes import (
+    CREATE_DEFINITION,
+    UPDATE_DEFINITION,
+    USER_ERRORS,
+    codes,
+    definition,
+    definitions,
+)
 from tests.conftest import GraphQL, Org
 
-USER_ERRORS = "userErrors { field message code }"
-DEFINITION_FIELDS = "id key label kind type options pattern description editable position archived"
 VIP_GROUP_FIELDS = "id name priority team { id }"
-
-CREATE_DEFINITION = f"""
-mutation ($input: CreateAttributeDefinitionInput!) {{
-  createAttributeDefinition(input: $input) {{
-    attributeDefinition {{ {DEFINITION_FIELDS} }} {USER_ERRORS}
-  }}
-}}
-"""
-
-UPDATE_DEFINITION = f"""
-mutation ($input: UpdateAttributeDefinitionInput!) {{
-  updateAttributeDefinition(input: $input) {{
-    attributeDefinition {{ {DEFINITION_FIELDS} }} {USER_ERRORS}
-  }}
-}}
-"""
 
 CREATE_VIP_GROUP = f"""
 mutation ($input: CreateVipGroupInput!) {{
@@ -42,28 +33,8 @@ mutation ($input: UpdateVipGroupInput!) {{
 }}
 """
 
-DEFINITIONS = f"{{ attributeDefinitions(includeArchived: true) {{ {DEFINITION_FIELDS} }} }}"
-LIVE_DEFINITIONS = "{ attributeDefinitions { key } }"
 VIP_GROUPS = f"{{ vipGroups {{ {VIP_GROUP_FIELDS} }} }}"
 TEAMS = "{ teams { id name } }"
-FIRST_CONTACT = "{ contacts(first: 1) { nodes { id } } }"
-
-SET_VALUE = """
-mutation ($input: SetContactAttributeInput!) {
-  setContactAttribute(input: $input) { attribute { value } userErrors { code } }
-}
-"""
-
-CONTACT_ATTRIBUTES = "query ($id: ID!) { contact(id: $id) { attributes { key value } } }"
-
-
-async def definitions(caller: GraphQL) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = (await caller(DEFINITIONS)).data["attributeDefinitions"]
-    return found
-
-
-async def definition(caller: GraphQL, key: str) -> dict[str, Any]:
-    return next(d for d in await definitions(caller) if d["key"] == key)
 
 
 async def vip_groups(caller: GraphQL) -> list[dict[str, Any]]:
@@ -80,18 +51,6 @@ async def team(caller: GraphQL, name: str) -> str:
     return found
 
 
-async def create_definition(caller: GraphQL, **fields: Any) -> dict[str, Any]:
-    reply = await caller(CREATE_DEFINITION, {"input": fields})
-    payload: dict[str, Any] = reply.data["createAttributeDefinition"]
-    return payload
-
-
-async def update_definition(caller: GraphQL, **fields: Any) -> dict[str, Any]:
-    reply = await caller(UPDATE_DEFINITION, {"input": fields})
-    payload: dict[str, Any] = reply.data["updateAttributeDefinition"]
-    return payload
-
-
 async def create_group(caller: GraphQL, **fields: Any) -> dict[str, Any]:
     payload: dict[str, Any] = (await caller(CREATE_VIP_GROUP, {"input": fields})).data[
         "createVipGroup"
@@ -104,389 +63,6 @@ async def update_group(caller: GraphQL, **fields: Any) -> dict[str, Any]:
         "updateVipGroup"
     ]
     return payload
-
-
-def codes(payload: dict[str, Any]) -> list[tuple[list[str], str]]:
-    return [(error["field"], error["code"]) for error in payload["userErrors"]]
-
-
-# Attribute definitions: create.
-
-
-async def test_create_a_select_definition_agents_can_fill_in(demo_org: Org) -> None:
-    last_position = max(d["position"] for d in await definitions(demo_org.admin))
-
-    payload = await create_definition(
-        demo_org.admin,
-        key="shirt_size",
-        label="  Shirt size ",
-        type="SELECT",
-        options=[" S", "M ", "L", "XL"],
-        description=" For the goodies. ",
-    )
-
-    assert payload["userErrors"] == []
-    created = payload["attributeDefinition"]
-    assert created == {
-        "id": created["id"],
-        "key": "shirt_size",
-        "label": "Shirt size",
-        "kind": "CUSTOM",
-        "type": "SELECT",
-        "options": ["S", "M", "L", "XL"],
-        "pattern": None,
-        "description": "For the goodies.",
-        "editable": True,
-        "position": last_position + 1,
-        "archived": False,
-    }
-    assert await definition(demo_org.agent, "shirt_size") == created
-    contact = (await demo_org.agent(FIRST_CONTACT)).data["contacts"]["nodes"][0]["id"]
-    filled = await demo_org.agent(
-        SET_VALUE, {"input": {"contactId": contact, "key": "shirt_size", "value": "xl"}}
-    )
-    assert filled.data["setContactAttribute"]["attribute"] == {"value": "XL"}
-
-
-async def test_create_a_definition_with_a_pattern_and_a_position(demo_org: Org) -> None:
-    payload = await create_definition(
-        demo_org.admin,
-        key="order_ref",
-        label="Order",
-        type="TEXT",
-        pattern="[A-Z]{2}-\\d{4}",
-        position=-5,
-    )
-
-    created = payload["attributeDefinition"]
-    assert (created["pattern"], created["position"], created["options"]) == (
-        "[A-Z]{2}-\\d{4}",
-        -5,
-        [],
-    )
-    assert (await definitions(demo_org.agent))[0] == created
-    contact = (await demo_org.agent(FIRST_CONTACT)).data["contacts"]["nodes"][0]["id"]
-    for value, result in (("ab-1234", ["INVALID_VALUE"]), ("AB-1234", [])):
-        reply = await demo_org.agent(
-            SET_VALUE, {"input": {"contactId": contact, "key": "order_ref", "value": value}}
-        )
-        assert [e["code"] for e in reply.data["setContactAttribute"]["userErrors"]] == result
-
-
-BAD_KEYS = ["Bad", "1abc", "a-b", "", "a" * 64, "ümlaut", "snake case", "_x"]
-BUILT_IN_KEYS = ["id", "name", "handle", "network", "avatar_url", "is_vip", "notes", "created_at"]
-
-
-@pytest.mark.parametrize(
-    ("key", "code"),
-    [(key, "INVALID_VALUE") for key in BAD_KEYS + BUILT_IN_KEYS]
-    + [("email", "ALREADY_EXISTS"), ("phone", "ALREADY_EXISTS"), ("bio", "ALREADY_EXISTS")],
-)
-async def test_create_refuses_bad_built_in_and_taken_keys(
-    demo_org: Org, key: str, code: str
-) -> None:
-    before = await definitions(demo_org.admin)
-
-    payload = await create_definition(demo_org.admin, key=key, label="Label", type="TEXT")
-
-    assert payload["attributeDefinition"] is None
-    assert codes(payload) == [(["input", "key"], code)]
-    assert await definitions(demo_org.admin) == before
-
-
-async def test_the_key_of_an_archived_definition_stays_taken(demo_org: Org) -> None:
-    bio = await definition(demo_org.admin, "bio")
-    await update_definition(demo_org.admin, id=bio["id"], archived=True)
-    before = await definitions(demo_org.admin)
-
-    payload = await create_definition(demo_org.admin, key="bio", label="Bio again", type="TEXT")
-
-    assert payload["userErrors"] == [
-        {
-            "field": ["input", "key"],
-            "message": "An attribute with key “bio” exists already",
-            "code": "ALREADY_EXISTS",
-        }
-    ]
-    assert await definitions(demo_org.admin) == before
-
-
-async def test_keys_are_unique_per_organisation_only(demo_org: Org, other_org: Org) -> None:
-    other = await create_definition(other_org.admin, key="vip_since", label="VIP", type="DATE")
-    assert other["userErrors"] == []
-
-    mine = await create_definition(demo_org.admin, key="vip_since", label="VIP", type="DATE")
-
-    assert mine["userErrors"] == []
-    assert mine["attributeDefinition"]["id"] != other["attributeDefinition"]["id"]
-    assert await definition(other_org.admin, "vip_since") == other["attributeDefinition"]
-
-
-BAD_DEFINITIONS: list[tuple[dict[str, Any], list[tuple[list[str], str]]]] = [
-    ({"label": "  "}, [(["input", "label"], "BLANK")]),
-    ({"label": "x" * 101}, [(["input", "label"], "TOO_LONG")]),
-    ({"label": "a\x00"}, [(["input", "label"], "INVALID_VALUE")]),
-    ({"type": "SELECT"}, [(["input", "options"], "INVALID_VALUE")]),
-    ({"options": ["a"]}, [(["input", "options"], "INVALID_VALUE")]),
-    (
-        {"type": "SELECT", "options": ["Red", "red", " "]},
-        [(["input", "options", "1"], "INVALID_VALUE"), (["input", "options", "2"], "BLANK")],
-    ),
-    ({"type": "SELECT", "options": ["x" * 101]}, [(["input", "options", "0"], "TOO_LONG")]),
-    (
-        {"type": "SELECT", "options": [str(n) for n in range(101)]},
-        [(["input", "options"], "TOO_LONG")],
-    ),
-    ({"pattern": "("}, [(["input", "pattern"], "INVALID_VALUE")]),
-    ({"pattern": "a{2,1}"}, [(["input", "pattern"], "INVALID_VALUE")]),
-    ({"pattern": "x" * 501}, [(["input", "pattern"], "TOO_LONG")]),
-    ({"type": "BOOLEAN", "pattern": "true"}, [(["input", "pattern"], "INVALID_VALUE")]),
-    (
-        {"type": "SELECT", "options": ["a"], "pattern": "a"},
-        [(["input", "pattern"], "INVALID_VALUE")],
-    ),
-    ({"description": "x" * 1001}, [(["input", "description"], "TOO_LONG")]),
-    (
-        {"key": "Nope", "label": "", "description": "x" * 1001},
-        [
-            (["input", "key"], "INVALID_VALUE"),
-            (["input", "label"], "BLANK"),
-            (["input", "description"], "TOO_LONG"),
-        ],
-    ),
-]
-
-
-@pytest.mark.parametrize(("fields", "expected"), BAD_DEFINITIONS)
-async def test_create_refuses_incoherent_definitions(
-    demo_org: Org, fields: dict[str, Any], expected: list[tuple[list[str], str]]
-) -> None:
-    before = await definitions(demo_org.admin)
-
-    payload = await create_definition(
-        demo_org.admin, **{"key": "fresh", "label": "Fresh", "type": "TEXT", **fields}
-    )
-
-    assert payload["attributeDefinition"] is None
-    assert codes(payload) == expected
-    assert await definitions(demo_org.admin) == before
-
-
-async def test_a_bad_pattern_says_why(demo_org: Org) -> None:
-    payload = await create_definition(
-        demo_org.admin, key="fresh", label="Fresh", type="TEXT", pattern="[a-"
-    )
-    [error] = payload["userErrors"]
-    assert error["message"].startswith("Pattern is not a valid regular expression: ")
-
-
-# Attribute definitions: update.
-
-
-async def test_update_changes_what_is_given_and_keeps_the_rest(demo_org: Org) -> None:
-    language = await definition(demo_org.admin, "language")
-
-    payload = await update_definition(
-        demo_org.admin,
-        id=language["id"],
-        label=" Spoken language ",
-        options=[*language["options"], "Portuguese"],
-        description="As the contact prefers.",
-        position=3,
-    )
-
-    assert payload["userErrors"] == []
-    assert payload["attributeDefinition"] == {
-        **language,
-        "label": "Spoken language",
-        "options": [*language["options"], "Portuguese"],
-        "description": "As the contact prefers.",
-        "position": 3,
-    }
-    assert await definition(demo_org.agent, "language") == payload["attributeDefinition"]
-
-    # null removes a pattern or description, and keeps what null cannot clear
-    bio = await definition(demo_org.admin, "bio")
-    with_pattern = await update_definition(demo_org.admin, id=bio["id"], pattern="[^<>]*")
-    assert with_pattern["attributeDefinition"]["pattern"] == "[^<>]*"
-    cleared = await update_definition(
-        demo_org.admin, id=language["id"], description=None, label=None, position=None
-    )
-    assert cleared["attributeDefinition"] == {
-        **payload["attributeDefinition"],
-        "description": None,
-    }
-    no_pattern = await update_definition(demo_org.admin, id=bio["id"], pattern=None)
-    assert no_pattern["attributeDefinition"] == bio
-
-
-async def test_archiving_hides_a_definition_and_restoring_brings_its_values_back(
-    demo_org: Org,
-) -> None:
-    contact = (await demo_org.agent(FIRST_CONTACT)).data["contacts"]["nodes"][0]["id"]
-    bio = await definition(demo_org.admin, "bio")
-    values = (await demo_org.agent(CONTACT_ATTRIBUTES, {"id": contact})).data["contact"]
-    bio_value = next(a for a in values["attributes"] if a["key"] == "bio")
-
-    archived = await update_definition(demo_org.admin, id=bio["id"], archived=True)
-
-    assert archived["attributeDefinition"]["archived"] is True
-    live = [d["key"] for d in (await demo_org.agent(LIVE_DEFINITIONS)).data["attributeDefinitions"]]
-    assert "bio" not in live
-    hidden = (await demo_org.agent(CONTACT_ATTRIBUTES, {"id": contact})).data["contact"]
-    assert "bio" not in [a["key"] for a in hidden["attributes"]]
-
-    restored = await update_definition(demo_org.admin, id=bio["id"], archived=False)
-
-    assert restored["attributeDefinition"] == bio
-    back = (await demo_org.agent(CONTACT_ATTRIBUTES, {"id": contact})).data["contact"]
-    assert bio_value in back["attributes"]
-
-
-async def test_the_type_changes_only_while_no_contact_has_a_value(demo_org: Org) -> None:
-    created = await create_definition(demo_org.admin, key="score", label="Score", type="TEXT")
-    score = created["attributeDefinition"]
-
-    retyped = await update_definition(demo_org.admin, id=score["id"], type="NUMBER")
-
-    assert retyped["attributeDefinition"]["type"] == "NUMBER"
-    contact = (await demo_org.agent(FIRST_CONTACT)).data["contacts"]["nodes"][0]["id"]
-    await demo_org.agent(SET_VALUE, {"input": {"contactId": contact, "key": "score", "value": "7"}})
-    before = await definitions(demo_org.admin)
-
-    refused = await update_definition(demo_org.admin, id=score["id"], type="TEXT", label="Grade")
-
-    assert refused["userErrors"] == [
-        {
-            "field": ["input", "type"],
-            "message": "1 contact has a value for Score: its type can change only while none has",
-            "code": "INVALID_VALUE",
-        }
-    ]
-    assert await definitions(demo_org.admin) == before
-
-
-async def test_retyping_to_select_needs_options_and_drops_a_pattern(demo_org: Org) -> None:
-    created = await create_definition(
-        demo_org.admin, key="plan", label="Plan", type="TEXT", pattern="[a-z]+"
-    )
-    plan = created["attributeDefinition"]
-    before = await definitions(demo_org.admin)
-
-    refused = await update_definition(demo_org.admin, id=plan["id"], type="SELECT")
-
-    assert codes(refused) == [
-        (["input", "options"], "INVALID_VALUE"),
-        (["input", "pattern"], "INVALID_VALUE"),
-    ]
-    assert await definitions(demo_org.admin) == before
-    retyped = await update_definition(
-        demo_org.admin, id=plan["id"], type="SELECT", options=["Free", "Pro"], pattern=None
-    )
-    assert retyped["attributeDefinition"] == {
-        **plan,
-        "type": "SELECT",
-        "options": ["Free", "Pro"],
-        "pattern": None,
-    }
-
-
-async def test_options_in_use_cannot_be_removed(demo_org: Org) -> None:
-    language = await definition(demo_org.admin, "language")
-    contact = (await demo_org.agent(FIRST_CONTACT)).data["contacts"]["nodes"][0]["id"]
-    await demo_org.agent(
-        SET_VALUE, {"input": {"contactId": contact, "key": "language", "value": "Japanese"}}
-    )
-    before = await definitions(demo_org.admin)
-
-    refused = await update_definition(demo_org.admin, id=language["id"], options=["Klingon"])
-    renamed = await update_definition(
-        demo_org.admin,
-        id=language["id"],
-        options=[o.upper() if o == "Japanese" else o for o in language["options"]],
-    )
-
-    [error] = refused["userErrors"]
-    assert (error["field"], error["code"]) == (["input", "options"], "INVALID_VALUE")
-    assert "Japanese" in error["message"]
-    assert codes(renamed) == [(["input", "options"], "INVALID_VALUE")]
-    assert await definitions(demo_org.admin) == before
-
-    created = await create_definition(
-        demo_org.admin, key="tone", label="Tone", type="SELECT", options=["Warm", "Cold"]
-    )
-    tone = created["attributeDefinition"]
-    unused_removed = await update_definition(demo_org.admin, id=tone["id"], options=["Warm"])
-    assert unused_removed["attributeDefinition"]["options"] == ["Warm"]
-
-
-@pytest.mark.parametrize(
-    ("fields", "field"),
-    [({"type": "TEXT"}, "type"), ({"archived": True}, "archived")],
-)
-async def test_common_definitions_cannot_be_retyped_or_archived(
-    demo_org: Org, fields: dict[str, Any], field: str
-) -> None:
-    phone = await definition(demo_org.admin, "phone")
-    assert phone["kind"] == "COMMON"
-    before = await definitions(demo_org.admin)
-
-    payload = await update_definition(demo_org.admin, id=phone["id"], **fields)
-
-    assert codes(payload) == [(["input", field], "READ_ONLY")]
-    assert await definitions(demo_org.admin) == before
-
-
-async def test_update_refuses_what_create_refuses(demo_org: Org) -> None:
-    bio = await definition(demo_org.admin, "bio")
-    before = await definitions(demo_org.admin)
-
-    payload = await update_definition(
-        demo_org.admin,
-        id=bio["id"],
-        label="",
-        options=["a"],
-        pattern="(",
-        description="x" * 1001,
-    )
-
-    assert codes(payload) == [
-        (["input", "label"], "BLANK"),
-        (["input", "options"], "INVALID_VALUE"),
-        (["input", "pattern"], "INVALID_VALUE"),
-        (["input", "description"], "TOO_LONG"),
-    ]
-    assert await definitions(demo_org.admin) == before
-
-
-@pytest.mark.parametrize("kind", ["foreign", "missing", "malformed", "wrong type"])
-async def test_update_refuses_unknown_definitions(demo_org: Org, other_org: Org, kind: str) -> None:
-    foreign = await definition(other_org.admin, "bio")
-    definition_id = {
-        "foreign": foreign["id"],
-        "missing": ids.encode("AttributeDefinition", 10**12),
-        "malformed": "%%%",
-        "wrong type": ids.encode("Agent", demo_org.admin_id),
-    }[kind]
-    before = await definitions(demo_org.admin)
-
-    payload = await update_definition(demo_org.admin, id=definition_id, label="Mine now")
-
-    assert payload == {
-        "attributeDefinition": None,
-        "userErrors": [
-            {
-                "field": ["input", "id"],
-                "message": "No attribute definition has this id",
-                "code": "NOT_FOUND",
-            }
-        ],
-    }
-    assert await definitions(demo_org.admin) == before
-    assert await definition(other_org.admin, "bio") == foreign
-
-
-# VIP groups.
 
 
 async def test_create_a_vip_group(demo_org: Org) -> None:
@@ -611,6 +187,36 @@ async def test_update_refuses_a_foreign_vip_group(demo_org: Org, other_org: Org)
 
     assert codes(payload) == [(["input", "id"], "NOT_FOUND")]
     assert await vip_group(other_org.admin, "Gold") == foreign
+
+
+async def test_update_refuses_a_team_of_another_organisation(demo_org: Org, other_org: Org) -> None:
+    gold = await vip_group(demo_org.admin, "Gold")
+    foreign_team = await team(other_org.admin, "Billing")
+    before = await vip_groups(demo_org.admin)
+    other_before = await vip_groups(other_org.admin)
+
+    payload = await update_group(demo_org.admin, id=gold["id"], name="Moved", teamId=foreign_team)
+
+    assert payload == {
+        "vipGroup": None,
+        "userErrors": [
+            {"field": ["input", "teamId"], "message": "No team has this id", "code": "NOT_FOUND"}
+        ],
+    }
+    assert await vip_groups(demo_org.admin) == before
+    assert await vip_groups(other_org.admin) == other_before
+
+
+async def test_names_are_counted_after_trimming(demo_org: Org) -> None:
+    name = "N" * 100
+
+    created = await create_group(demo_org.admin, name=f"  {name} ")
+    renamed = await update_group(demo_org.admin, id=created["vipGroup"]["id"], name=f"\t{name}\n")
+
+    assert created["userErrors"] == []
+    assert created["vipGroup"]["name"] == name
+    assert renamed == created
+    assert await vip_group(demo_org.admin, name) == created["vipGroup"]
 
 
 # Administrators only.

@@ -3,6 +3,9 @@ updateVipGroup): every change is read back in a following request."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,6 +49,61 @@ query ($teamId: ID!) {
 
 QUEUE_HEAD = """
 { conversations(first: 3, orderBy: QUEUE) { nodes { id priority contact { id } } } }
+"""
+
+PROMOTE_WITH_CONVERSATIONS = """
+mutation ($input: PromoteContactToVipInput!) {
+  promoteContactToVip(input: $input) {
+    contact { conversations(first: 5) { nodes { id priority team { id } } } }
+  }
+}
+"""
+
+# Each payload reads the contact's group and conversations through the request's loaders,
+# which must not answer what an earlier mutation of the same operation made stale.
+VIP_CHANGES_IN_ONE_OPERATION = """
+mutation ($contactId: ID!, $groupId: ID!, $conversationId: ID!) {
+  noted: addConversationNote(input: {conversationId: $conversationId, body: "Before"}) {
+    conversation { priority }
+  }
+  promoted: promoteContactToVip(input: {contactId: $contactId, vipGroupId: $groupId}) {
+    contact { ...vip }
+  }
+  notedPromoted: addConversationNote(input: {conversationId: $conversationId, body: "VIP"}) {
+    conversation { priority }
+  }
+  lowered: updateVipGroup(input: {id: $groupId, priority: 7}) { vipGroup { priority } }
+  notedLowered: addConversationNote(input: {conversationId: $conversationId, body: "Low"}) {
+    conversation { priority }
+  }
+  touched: setContactAttribute(input: {contactId: $contactId, key: "location", value: "Oslo"}) {
+    contact { ...vip }
+  }
+  demoted: demoteContactFromVip(input: {contactId: $contactId}) { contact { ...vip } }
+}
+fragment vip on Contact {
+  isVip
+  vipGroup { priority }
+  conversations(first: 5) { nodes { priority contact { isVip } } }
+}
+"""
+
+# The queue's priorities as the triggers should keep them: 1 + the group's priority for a
+# VIP (1 without a group), else 0.
+PRIORITIES = """
+SELECT v.id, v.priority,
+       CASE WHEN c.is_vip THEN 1 + coalesce(g.priority, 0) ELSE 0 END AS expected
+  FROM conversations v
+  JOIN contacts c ON c.organization_id = v.organization_id AND c.id = v.contact_id
+  LEFT JOIN vip_groups g ON g.organization_id = c.organization_id AND g.id = c.vip_group_id
+ WHERE v.organization_id = $1
+"""
+
+LOCK_CONVERSATION = "SELECT 1 FROM conversations WHERE organization_id = $1 AND id = $2 FOR UPDATE"
+
+WAITING_FOR_LOCKS = """
+SELECT count(*) FROM pg_stat_activity
+ WHERE datname = current_database() AND wait_event_type = 'Lock'
 """
 
 
@@ -333,15 +391,131 @@ async def test_a_refused_promotion_leaves_a_vip_where_it_was(demo_org: Org, queu
 async def test_payload_serves_the_contacts_conversations_after_the_change(
     demo_org: Org, queue: Queue
 ) -> None:
-    mutation = """
-    mutation ($input: PromoteContactToVipInput!) {
-      promoteContactToVip(input: $input) {
-        contact { conversations(first: 5) { nodes { id priority team { id } } } }
-      }
-    }
-    """
     reply = await demo_org.agent(
-        mutation, {"input": {"contactId": queue.contacts["a"], "vipGroupId": queue.high}}
+        PROMOTE_WITH_CONVERSATIONS,
+        {"input": {"contactId": queue.contacts["a"], "vipGroupId": queue.high}},
     )
     nodes = reply.data["promoteContactToVip"]["contact"]["conversations"]["nodes"]
     assert nodes == [{"id": queue.conversations["a"], "priority": 51, "team": {"id": queue.desk}}]
+
+
+async def test_each_payload_of_one_operation_sees_the_changes_before_it(
+    demo_org: Org, queue: Queue
+) -> None:
+    variables = {
+        "contactId": queue.contacts["a"],
+        "groupId": queue.high,
+        "conversationId": queue.conversations["a"],
+    }
+
+    reply = await demo_org.admin(VIP_CHANGES_IN_ONE_OPERATION, variables)
+
+    data = reply.data
+    noted = [data[name]["conversation"] for name in ("noted", "notedPromoted", "notedLowered")]
+    assert noted == [{"priority": 0}, {"priority": 51}, {"priority": 8}]
+    assert data["promoted"]["contact"] == {
+        "isVip": True,
+        "vipGroup": {"priority": 50},
+        "conversations": {"nodes": [{"priority": 51, "contact": {"isVip": True}}]},
+    }
+    assert data["lowered"]["vipGroup"] == {"priority": 7}
+    assert data["touched"]["contact"] == {
+        "isVip": True,
+        "vipGroup": {"priority": 7},
+        "conversations": {"nodes": [{"priority": 8, "contact": {"isVip": True}}]},
+    }
+    assert data["demoted"]["contact"] == {
+        "isVip": False,
+        "vipGroup": None,
+        "conversations": {"nodes": [{"priority": 0, "contact": {"isVip": False}}]},
+    }
+
+
+# Concurrency: a VIP change and a change of the VIP's group, each in its own request.
+
+
+async def settle(owner: asyncpg.Connection, task: asyncio.Task[Any], waiting: int) -> None:
+    """Waits until `task` is done or `waiting` statements of the database wait for a lock."""
+    for _ in range(1_000):
+        if task.done() or await owner.fetchval(WAITING_FOR_LOCKS) >= waiting:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the request neither finished nor waited for a lock")
+
+
+@contextlib.asynccontextmanager
+async def conversation_locked(database: str, org: Org, conversation: str) -> AsyncIterator[None]:
+    """Holds a row lock on the conversation, so that a request changing its priority stops
+    there, in the middle of its transaction, until the block ends."""
+    conn = await asyncpg.connect(database)
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                LOCK_CONVERSATION, org.id, ids.decode_as(conversation, "Conversation")
+            )
+            yield
+    finally:
+        await conn.close()
+
+
+Errors = list[dict[str, Any]]
+Change = Callable[[Org, Queue], Coroutine[Any, Any, Errors]]
+
+
+def errors_of(payload: dict[str, Any]) -> Errors:
+    errors: Errors = payload["userErrors"]
+    return errors
+
+
+async def promote_b_to_high(org: Org, queue: Queue) -> Errors:
+    return errors_of(await promote(org.agent, queue.contacts["b"], queue.high))
+
+
+async def promote_a_to_low(org: Org, queue: Queue) -> Errors:
+    return errors_of(await promote(org.agent, queue.contacts["a"], queue.low))
+
+
+async def demote_a(org: Org, queue: Queue) -> Errors:
+    return errors_of(await demote(org.agent, queue.contacts["a"]))
+
+
+async def lower_high(org: Org, queue: Queue) -> Errors:
+    reply = await org.admin(UPDATE_VIP_GROUP, {"input": {"id": queue.high, "priority": 7}})
+    return errors_of(reply.data["updateVipGroup"])
+
+
+# (first request, the contact whose conversation stops it, second request, the contact to
+# check and the group it ends in, None for none); `a` starts as a VIP of `high`.
+RACES: dict[str, tuple[Change, str, Change, str, str | None]] = {
+    "promotion during a group change": (lower_high, "a", promote_b_to_high, "b", "high"),
+    "group change during a promotion": (promote_b_to_high, "b", lower_high, "b", "high"),
+    "group change during a demotion": (demote_a, "a", lower_high, "a", None),
+    "group change during a move out": (promote_a_to_low, "a", lower_high, "a", "low"),
+}
+
+
+@pytest.mark.parametrize("race", sorted(RACES))
+async def test_the_queue_follows_a_vip_change_racing_a_change_of_its_group(
+    owner: asyncpg.Connection, database: str, demo_org: Org, queue: Queue, race: str
+) -> None:
+    # given a VIP of `high`, and a first request stopped in the middle of its transaction
+    first, stopped_at, second, contact, group = RACES[race]
+    assert (await promote(demo_org.agent, queue.contacts["a"], queue.high))["userErrors"] == []
+    async with conversation_locked(database, demo_org, queue.conversations[stopped_at]):
+        first_task = asyncio.create_task(first(demo_org, queue))
+        await settle(owner, first_task, 1)
+        assert not first_task.done()
+
+        # when a second request runs meanwhile (and perhaps waits for the first)
+        second_task = asyncio.create_task(second(demo_org, queue))
+        await settle(owner, second_task, 2)
+    assert [await first_task, await second_task] == [[], []]
+
+    # then every conversation ranks by its contact's group as both left it
+    rows = await owner.fetch(PRIORITIES, demo_org.id)
+    assert [(row["id"], row["priority"]) for row in rows] == [
+        (row["id"], row["expected"]) for row in rows
+    ]
+    priority = {row["id"]: row["priority"] for row in rows}
+    conversation = ids.decode_as(queue.conversations[contact], "Conversation")
+    assert priority[conversation] == {"high": 8, "low": 6, None: 0}[group]
