@@ -23,6 +23,15 @@ from db import agents as agents_db
 from db.agents import Agent
 from db.organizations import Organization
 
+
+class SaveFailed(Exception):
+    """A request's writes were rolled back at its end."""
+
+
+# What leaves the transaction unusable or in doubt: an error of PostgreSQL (which aborts
+# the transaction), a broken connection, a statement cancelled half-way.
+_BREAKS_TRANSACTION = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.CancelledError)
+
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 P = ParamSpec("P")
@@ -35,6 +44,8 @@ class Session:
         self._conn: PoolConnectionProxy | None = None
         self._transaction: Transaction | None = None
         self._lock = asyncio.Lock()
+        self._wrote = False  # a mutation ran: there is something to commit
+        self._failed = False  # a statement failed: PostgreSQL may have aborted the transaction
         self.statements = 0  # SQL statements sent, transaction control excepted
 
     async def authenticate(self, token_sha256: bytes) -> tuple[Agent, Organization] | None:
@@ -62,31 +73,52 @@ class Session:
     ) -> T:
         """Runs one db/ function on the request's connection, after any running one."""
         async with self._lock:
-            return await query(self._connection(), *args, **kwargs)
+            conn = self._connection()
+            try:
+                return await query(conn, *args, **kwargs)
+            except _BREAKS_TRANSACTION:
+                self._failed = True
+                raise
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[asyncpg.Connection]:
         """Exclusive use of the connection inside a savepoint, rolled back if the block
         raises."""
-        async with self._lock, self._connection().transaction():
-            yield self._connection()
+        async with self._lock:
+            conn = self._connection()
+            self._wrote = True
+            try:
+                async with conn.transaction():
+                    yield conn
+            except _BREAKS_TRANSACTION:
+                self._failed = True
+                raise
 
     async def close(self, *, commit: bool) -> None:
-        """Ends the transaction (commits when `commit`) and returns the connection.
-        A failed commit raises; nothing was acknowledged then."""
-        conn, transaction = self._conn, self._transaction
-        self._conn = self._transaction = None
-        if conn is None:
-            return
-        try:
-            if transaction is not None:
-                if commit:
-                    await transaction.commit()
-                else:
-                    await transaction.rollback()
-        finally:
-            conn.remove_query_logger(self._count)
-            await self._pool.release(conn)
+        """Ends the transaction and returns the connection, once any statement still
+        running (a loader's batch outliving the field that asked for it) is done.
+
+        With `commit`, raises SaveFailed when a mutation's writes may not have been saved:
+        a statement of the request failed (PostgreSQL then aborts the transaction and
+        turns COMMIT into a silent ROLLBACK) or the commit itself failed. A request that
+        wrote nothing is rolled back instead: there is nothing to save.
+        """
+        async with self._lock:
+            conn, transaction = self._conn, self._transaction
+            self._conn = self._transaction = None
+            if conn is None:
+                return
+            try:
+                if transaction is not None:
+                    if commit and self._wrote and not self._failed:
+                        await transaction.commit()
+                    else:
+                        await transaction.rollback()
+            finally:
+                conn.remove_query_logger(self._count)
+                await self._pool.release(conn)
+            if commit and self._wrote and self._failed:
+                raise SaveFailed("a statement of the request failed; its writes were rolled back")
 
     def _count(self, query: LoggedQuery) -> None:
         if not query.query.startswith(_TRANSACTION_CONTROL):

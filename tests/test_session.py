@@ -1,0 +1,101 @@
+"""What a response acknowledges is committed: a failed statement anywhere in the request
+turns a success into "nothing was saved", and statements still running when a field
+fails are waited for before the transaction ends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+
+from db import notes as notes_db
+from tests.conftest import Org
+
+FIRST_CONTACT = "{ contacts(first: 1) { nodes { id } } }"
+TWO_NOTES = """
+mutation ($id: ID!) {
+  a: addContactNote(input: {contactId: $id, body: "Acknowledged?"}) {
+    note { id } userErrors { code }
+  }
+  b: addContactNote(input: {contactId: $id, body: "Acknowledged?"}) {
+    note { id revisions { body } } userErrors { code }
+  }
+}
+"""
+NOTE_WITH_A_FAILING_SIBLING = """
+mutation ($id: ID!) {
+  addContactNote(input: {contactId: $id, body: "Next to a bad cursor"}) {
+    note { id }
+    contact {
+      notes(first: 5) { nodes { id body } }
+      conversations(first: 5, after: "not a cursor") { nodes { id } }
+    }
+    userErrors { code }
+  }
+}
+"""
+QUERY_WITH_A_FAILING_SIBLING = """
+query ($id: ID!) {
+  contact(id: $id) {
+    notes(first: 5) { nodes { id body author { name } } }
+    conversations(first: 5, after: "not a cursor") { nodes { id } }
+  }
+}
+"""
+COUNT = "SELECT count(*) FROM notes WHERE organization_id = $1 AND body = $2"
+
+
+async def _contact(org: Org) -> str:
+    reply = await org.agent(FIRST_CONTACT)
+    contact_id: str = reply.data["contacts"]["nodes"][0]["id"]
+    return contact_id
+
+
+async def _failing(*args: Any, **kwargs: Any) -> Any:
+    # Stands for any error PostgreSQL raises mid-request: a timeout, a deadlock, a bug.
+    conn: asyncpg.Connection = args[0]
+    await conn.execute("SELECT 1 / 0")
+
+
+async def test_a_failed_statement_after_a_mutation_acknowledges_nothing(
+    demo_org: Org, owner: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: reading revisions, which only the second payload asks for, fails
+    contact_id = await _contact(demo_org)
+    monkeypatch.setattr(notes_db, "revisions_by_note_ids", _failing)
+
+    # when
+    reply = await demo_org.agent(TWO_NOTES, {"id": contact_id})
+
+    # then: no part of the answer claims a saved note, and none was saved
+    assert reply.body.get("data") is None
+    assert reply.codes == ["INTERNAL_SERVER_ERROR"]
+    assert "nothing was changed" in reply.errors[0]["message"]
+    assert await owner.fetchval(COUNT, demo_org.id, "Acknowledged?") == 0
+
+
+async def test_statements_outliving_a_failed_field_are_waited_for(
+    demo_org: Org, owner: asyncpg.Connection
+) -> None:
+    contact_id = await _contact(demo_org)
+
+    replies = [
+        await demo_org.agent(NOTE_WITH_A_FAILING_SIBLING, {"id": contact_id}) for _ in range(5)
+    ]
+
+    # then: every time the bad cursor is the one error and the note is saved
+    for reply in replies:
+        assert reply.codes == ["BAD_USER_INPUT"]
+        assert reply.body["data"]["addContactNote"]["note"]["id"]
+    assert await owner.fetchval(COUNT, demo_org.id, "Next to a bad cursor") == 5
+
+
+async def test_a_query_with_a_failed_field_keeps_its_own_error(demo_org: Org) -> None:
+    contact_id = await _contact(demo_org)
+
+    replies = [
+        await demo_org.agent(QUERY_WITH_A_FAILING_SIBLING, {"id": contact_id}) for _ in range(5)
+    ]
+
+    assert all(reply.codes == ["BAD_USER_INPUT"] for reply in replies)
