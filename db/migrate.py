@@ -83,6 +83,15 @@ def _check_applied(applied: dict[str, str], on_disk: dict[str, Migration], direc
                 f"(checksum {checksum[:12]} recorded, {migration.checksum[:12]} on disk); "
                 "add a new migration instead of editing an applied one"
             )
+    # Files apply in name order: one named before the newest applied would run after it
+    # here but before it on a new database, so the two would end up different.
+    newest = max(applied, default=None)
+    for name in sorted(on_disk):
+        if newest is not None and name not in applied and name < newest:
+            raise MigrationError(
+                f"migration {name} sorts before {newest}, which is already applied; "
+                "give it a name after the newest migration"
+            )
 
 
 async def _apply(conn: asyncpg.Connection, migration: Migration) -> None:

@@ -36,6 +36,10 @@ def _plan(parent_type: GraphQLObjectType, field_name: str) -> Plan:
     if field is None or field.args or not getattr(field.resolve, "_is_default", False):
         return None
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    # A basic field has no resolver, permission classes or field extensions: reading the
+    # attribute is all Strawberry would do.
+    if not getattr(definition, "is_basic_field", False):
+        return None
     python_name = getattr(definition, "python_name", None)
     non_null = isinstance(field.type, GraphQLNonNull)
     output = field.type.of_type if non_null else field.type

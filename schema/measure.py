@@ -154,9 +154,21 @@ class _Arguments:
             return None
         return node  # another literal: one value
 
-    def integer(self, node: FieldNode, name: str) -> int | None:
+    def page_size(self, node: FieldNode, name: str) -> int | None:
+        """The page size asked for by argument `name`, or None when not given.
+
+        JSON has one number type, and GraphQL's Int takes 1e2 for 100, so an integral
+        float counts as its integer. Any other value fails variable coercion before a
+        field runs; it is costed as the largest page, never as the default.
+        """
         value = self.value(_argument(node, name))
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return MAX_PAGE
 
 
 class _Walker:
@@ -220,8 +232,8 @@ class _Walker:
         if definition is None:
             return None
         if "first" in definition.args and "last" in definition.args:
-            first = self._arguments.integer(node, "first")
-            last = self._arguments.integer(node, "last")
+            first = self._arguments.page_size(node, "first")
+            last = self._arguments.page_size(node, "last")
             size = first if first is not None else last if last is not None else DEFAULT_PAGE
             # The resolver refuses more than MAX_PAGE (BAD_USER_INPUT) before fetching.
             return max(0, min(size, MAX_PAGE))

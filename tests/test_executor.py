@@ -19,12 +19,20 @@ class Colour(Enum):
     BLUE = "blue"
 
 
+class Deny(strawberry.BasePermission):
+    message = "Not for you"
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        return False
+
+
 @strawberry.type
 class Item:
     name: str
     colour: Colour
     size: int | None
     seen_at: datetime
+    secret: str = strawberry.field(default="hidden", permission_classes=[Deny])
 
     @strawberry.field
     def loud(self, times: int = 1) -> str:
@@ -103,6 +111,14 @@ async def test_a_value_an_enum_refuses_is_the_same_located_error() -> None:
     assert fast.data == general.data
     assert [e.formatted for e in fast.errors] == [e.formatted for e in general.errors]
     assert fast.errors[0].path == ["broken", 0, "colour"]
+
+
+async def test_a_field_with_permissions_is_still_checked() -> None:
+    fast, general = await both("{ items { name secret } }")
+
+    assert fast.data == general.data
+    assert [e.message for e in fast.errors] == [e.message for e in general.errors]
+    assert fast.errors[0].message == "Not for you"
 
 
 async def test_directives_still_apply() -> None:

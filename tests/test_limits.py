@@ -388,6 +388,15 @@ async def test_page_sizes_from_variables_count(demo_org: Org) -> None:
     assert reply.errors[0]["extensions"]["actual"] == 100 + 100 * 100
 
 
+@pytest.mark.parametrize("size", [1e2, "100"], ids=["integral-float", "string"])
+async def test_page_sizes_in_other_spellings_count_in_full(demo_org: Org, size: object) -> None:
+    # JSON's 1e2 is GraphQL's Int 100; a string fails coercion, but is costed first.
+    reply = await demo_org.agent(PAGES_BY_VARIABLE, {"size": size})
+
+    _refused(reply, "cost")
+    assert reply.errors[0]["extensions"]["actual"] == 100 + 100 * 100
+
+
 async def test_the_contact_panel_and_the_queue_fit(demo_org: Org) -> None:
     contact_id = (await demo_org.agent(FIRST_CONTACT)).data["contacts"]["nodes"][0]["id"]
 

@@ -166,6 +166,22 @@ async def test_a_missing_migration_file_is_an_error_naming_it(
         await migrate(empty, directory=directory)
 
 
+async def test_a_new_migration_named_before_an_applied_one_is_an_error(
+    empty: asyncpg.Connection, tmp_path: Path
+) -> None:
+    directory = write(
+        tmp_path,
+        {"0001_a.sql": "CREATE TABLE a (id int);", "0004_d.sql": "CREATE TABLE d (id int);"},
+    )
+    await migrate(empty, directory=directory)
+    write(directory, {"0003_c.sql": "CREATE TABLE c (id int);"})
+
+    with pytest.raises(MigrationError, match=r"^migration 0003_c\.sql sorts before 0004_d\.sql"):
+        await migrate(empty, directory=directory)
+
+    assert not await table_exists(empty, "c")
+
+
 async def test_a_failing_migration_rolls_back_alone_and_can_be_fixed(
     empty: asyncpg.Connection, server_url: str, tmp_path: Path
 ) -> None:
