@@ -4,6 +4,7 @@ conversations, messages and notes, and two agents (one admin). Deterministic."""
 from __future__ import annotations
 
 import random
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -209,8 +210,9 @@ async def seed_demo(
         for n in range(50):
             first, last = rng.choice(FIRST), rng.choice(LAST)
             network = NETWORKS[n % len(NETWORKS)]
-            handle = f"{first}{last}{n}".lower().replace("é", "e").replace("á", "a")
-            handle = handle.encode("ascii", "ignore").decode()
+            # Handles are ASCII: accents come off their letters (García → garcia).
+            spelled = unicodedata.normalize("NFKD", f"{first}{last}{n}".lower())
+            handle = spelled.replace("ı", "i").encode("ascii", "ignore").decode()
             validated = n % 3 != 0
             vip_group = gold if n % 10 == 0 else silver if n % 10 == 5 else None
             is_vip = vip_group is not None or n % 17 == 3
