@@ -32,7 +32,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route
 
 from db import agents as agents_db
 from db import demo, migrate, pool
@@ -51,6 +51,9 @@ from schema.http import (
     MAX_BODY_BYTES,
     BodySizeLimit,
     GraphQLApp,
+    InternalErrors,
+    acquire_timeout,
+    authentication_guard,
     parse_origins,
 )
 from schema.metrics import Metrics
@@ -89,7 +92,7 @@ def create_app(
     settings: Settings | None = None, *, clock: Callable[[], float] = time.monotonic
 ) -> Starlette:
     """The ASGI app. Without settings, they come from the environment (DATABASE_URL).
-    `clock` (seconds) times the rate limit."""
+    `clock` (seconds) times the rate limits."""
     if settings is None:
         url = os.environ.get("DATABASE_URL")
         if not url:
@@ -110,6 +113,8 @@ def create_app(
         logs.install(os.environ.get(logs.LOG_FORMAT_ENV))
         tracing = Tracing.from_env(os.environ)
         persisted_queries = PersistedQueries.from_env(os.environ)
+        guard = authentication_guard(os.environ, clock=clock)
+        connection_wait = acquire_timeout(os.environ)
     except (ConfigurationError, TracingUnavailable, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from exc
     metrics = Metrics(token=os.environ.get("METRICS_TOKEN"))
@@ -121,8 +126,8 @@ def create_app(
         tracing.instrument(schema) if tracing else schema,
         pool_of=lambda request: request.app.state.pool,
         rate_limiter=limiter,
-        subscription_protocols=("graphql-transport-ws",),
-        allowed_origins=settings.cors_allowed_origins,
+        guard=guard,
+        acquire_timeout=connection_wait,
         persisted_queries=persisted_queries,
         graphiql=graphiql,
     )
@@ -140,8 +145,9 @@ def create_app(
 
     app = Starlette(
         routes=[
+            # No WebSocket route: the schema has no subscriptions yet, and a handshake is
+            # refused before it is accepted.
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics.endpoint),
@@ -150,8 +156,8 @@ def create_app(
         middleware=[
             # Outermost: every response, refusals included, carries a request id and is logged.
             Middleware(Observability, metrics=metrics, tracing=tracing),
-            # Around the body limit and the endpoint, so that refusals (413, 429) reach the
-            # browser's script too.
+            # Around the body limit and the endpoint, so that refusals (413, 429, 500) reach
+            # the browser's script too.
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_allowed_origins,
@@ -160,11 +166,14 @@ def create_app(
                 expose_headers=EXPOSED_HEADERS,
                 max_age=600,
             ),
+            # Outside the body limit, whose refusal is not an error.
+            Middleware(InternalErrors),
             Middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES),
         ],
         lifespan=lifespan,
     )
     app.state.rate_limiter = limiter
+    app.state.auth_guard = guard
     return app
 
 
@@ -411,24 +420,26 @@ def serve(args: argparse.Namespace) -> None:
                 )
             )
             os.environ.setdefault(logs.LOG_FORMAT_ENV, "json")
+            try:
+                logs.install(os.environ[logs.LOG_FORMAT_ENV])
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
             host = f"[{args.host}]" if ":" in args.host else args.host
             print(f"GraphQL: http://{host}:{args.port}/graphql", flush=True)
+            # uvicorn's own lines go through the handler installed above (log_config=None);
+            # its access log stays off: it would write query strings, variables included,
+            # and Observability logs every request already.
+            options: dict[str, Any] = {
+                "host": args.host,
+                "port": args.port,
+                "log_level": args.log_level,
+                "log_config": None,
+                "access_log": False,
+            }
             if args.workers > 1:
-                uvicorn.run(
-                    "server:create_app",
-                    factory=True,
-                    host=args.host,
-                    port=args.port,
-                    workers=args.workers,
-                    log_level=args.log_level,
-                )
+                uvicorn.run("server:create_app", factory=True, workers=args.workers, **options)
             else:
-                uvicorn.run(
-                    create_app(Settings.from_env(url)),
-                    host=args.host,
-                    port=args.port,
-                    log_level=args.log_level,
-                )
+                uvicorn.run(create_app(Settings.from_env(url)), **options)
         finally:
             if embedded is not None:
                 logger.info("stopping the embedded PostgreSQL")

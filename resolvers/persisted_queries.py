@@ -82,7 +82,11 @@ class ManifestError(ConfigurationError):
 
 
 def sha256_hex(document: str) -> str:
-    return hashlib.sha256(document.encode("utf-8")).hexdigest()
+    """The hex SHA-256 of a document's UTF-8. A lone surrogate (which a JSON body can
+    carry as `\ud800`) has no UTF-8: it is hashed as its surrogate bytes, so that such a
+    document gets a hash, one that no client computes (JavaScript's encoder writes
+    U+FFFD instead) and no manifest lists."""
+    return hashlib.sha256(document.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,10 +155,6 @@ class PersistedQueries:
             ) from None
         path = environ.get(TRUSTED_DOCUMENTS_ENV, "").strip()
         return cls(cache_size=cache_size, trusted=load_manifest(Path(path)) if path else None)
-
-    @property
-    def trusted_only(self) -> bool:
-        return self.trusted is not None
 
     def resolve(self, query: str | None, extensions: Mapping[str, object] | None) -> Lookup | None:
         """The document a request asks for; None when it names none. Raises

@@ -5,13 +5,16 @@ from `web/graphiql/` (the script that starts it). Asset URLs carry a digest of t
 so they can be cached for a year; when the npm files are missing, the page says how to
 install them. The page passes its settings in data- attributes: the endpoint and, only
 when the server runs with demo data, the demo admin's bearer token for the header
-editor (INBOX_GRAPHIQL_TOKEN, set by `python server.py` in demo mode).
+editor (INBOX_GRAPHIQL_TOKEN, set by `python server.py` in demo mode). The token goes
+only to a page asked for on the server's own machine (`on_this_machine`): anyone who
+can reach the server from elsewhere would otherwise read an admin's token from it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -108,7 +111,11 @@ class GraphiQL:
             f'<link rel="stylesheet" href="{self._url(root, name)}">' for name in STYLES
         )
         scripts = "\n".join(f'<script src="{self._url(root, name)}"></script>' for name in SCRIPTS)
-        token = f' data-token="{html.escape(self.token)}"' if self.token else ""
+        token = (
+            f' data-token="{html.escape(self.token)}"'
+            if self.token and on_this_machine(request)
+            else ""
+        )
         return HTMLResponse(
             _PAGE.format(
                 styles=styles,
@@ -155,6 +162,34 @@ class GraphiQL:
             known = _Fingerprint(stat.st_size, stat.st_mtime_ns, digest)
             self._digests[name] = known
         return known.digest
+
+
+def on_this_machine(request: Request) -> bool:
+    """Whether a request comes from the server's own machine, straight: from a loopback
+    address, to a loopback name (127.0.0.1, localhost, [::1], any port), through no
+    proxy. A Host header alone is the caller's word; a loopback address alone is also
+    what a proxy on this machine, or a tunnel, shows for callers from anywhere."""
+    headers = request.headers
+    if "forwarded" in headers or "x-forwarded-for" in headers:
+        return False
+    client = request.client.host if request.client is not None else ""
+    return _is_loopback(client) and _is_loopback(_host_name(headers.get("host", "")))
+
+
+def _host_name(host: str) -> str:
+    """The name of a Host header, without its port (and an IPv6 address's brackets)."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def _is_loopback(name: str) -> bool:
+    if name.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _install_page(missing: list[str]) -> str:

@@ -1,46 +1,64 @@
-"""The /graphql endpoint: body size, authentication, rate limit, one database transaction
+"""The /graphql endpoint: body size, authentication, rate limits, one database transaction
 per operation, and errors that never leak internals.
 
-Every refusal is JSON in the GraphQL response shape, with `extensions.code`, and every
-answer carries the request's X-Request-Id. A request is checked from the cheapest test
-to the dearest: body size, token syntax, rate limit (all without SQL), then the token in
-the database; only then is the document parsed, measured and run.
+Every refusal is JSON in the GraphQL response shape, with `extensions.code`
+(schema/negotiation.py: `refusal`). A request is checked from the cheapest test to the
+dearest: body size and token syntax, then, all without SQL, the token's budget (429), a
+token that failed lately (401) and its address's budget of failed authentications (429);
+then the token is looked up, with a bounded wait for a database connection (503); only
+then is the document parsed, measured and run. An exception nothing else caught becomes
+a JSON 500 carrying the request id (InternalErrors).
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from typing import Any
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import asyncpg
+from asyncpg.pool import PoolAcquireContext
 from cross_web import AsyncHTTPRequestAdapter
 from graphql import GraphQLError
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.websockets import WebSocket
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.http.websocket_origin import normalize_allowed_origins
 from strawberry.types import ExecutionResult
-from strawberry.types.unset import UNSET, UnsetType
 
+from db.agents import Agent
+from db.organizations import Organization
 from resolvers.auth import bearer_token, token_sha256
 from resolvers.context import Context
-from resolvers.errors import ApiError
-from resolvers.ratelimit import RateLimiter, Verdict
+from resolvers.errors import ApiError, QueryTooComplex, RateLimited, Unauthenticated
+from resolvers.ratelimit import Attempt, AuthenticationGuard, RateLimiter, Verdict, address_key
 from resolvers.session import Session
+from schema.negotiation import SERVICE_UNAVAILABLE, refusal
+from schema.observability import request_id_of
 from schema.transport import GraphQLView
 
 logger = logging.getLogger("inbox.graphql")
 
-REQUEST_ID_HEADER = "x-request-id"
 # A query, its variables and a 2,000-character note body escaped character by character
 # (\uXXXX pairs) fits several times over; nothing legitimate comes near it.
 MAX_BODY_BYTES = 128 * 1024
 # Everything a client may read of a cross-origin response beyond the safelisted headers.
 EXPOSED_HEADERS = ("X-Request-Id", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining")
+# A request waits this long (seconds) for a database connection before it is answered 503:
+# a pool that stays busy that long is overloaded, and waiting longer only piles up work.
+DEFAULT_ACQUIRE_TIMEOUT = 5.0
+ACQUIRE_TIMEOUT_ENV = "DATABASE_ACQUIRE_TIMEOUT"
+# Failed authentications a client address may have a minute (one a second, in bursts of
+# up to 60): far above a person mistyping a token, far below guessing at scale.
+DEFAULT_AUTH_FAILURES_PER_MINUTE = 60
+AUTH_FAILURES_ENV = "AUTH_FAILURES_PER_MINUTE"
+# What getting a connection raises when the database cannot give one (TimeoutError, a
+# refused or broken connection, are OSErrors).
+_NO_CONNECTION = (OSError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError)
+INTERNAL_ERROR_MESSAGE = "Internal server error"
 
 
 def parse_origins(value: str) -> tuple[str, ...]:
@@ -51,51 +69,74 @@ def parse_origins(value: str) -> tuple[str, ...]:
     )
 
 
-def _request_id(headers: Headers) -> str:
-    given = headers.get(REQUEST_ID_HEADER, "")
-    if 0 < len(given) <= 64 and given.isascii() and given.isprintable():
-        return given
-    return uuid.uuid4().hex
+def authentication_guard(
+    environ: Mapping[str, str], *, clock: Callable[[], float] = time.monotonic
+) -> AuthenticationGuard | None:
+    """The guard of AUTH_FAILURES_PER_MINUTE (default 60; 0: none). Raises ValueError."""
+    raw = environ.get(AUTH_FAILURES_ENV, "").strip()
+    try:
+        per_minute = int(raw) if raw else DEFAULT_AUTH_FAILURES_PER_MINUTE
+    except ValueError:
+        per_minute = -1
+    if per_minute < 0:
+        raise ValueError(f"{AUTH_FAILURES_ENV} must be a whole number (0: no limit), not {raw!r}")
+    return AuthenticationGuard(per_minute, clock=clock) if per_minute else None
 
 
-def error_response(
-    status: int,
-    message: str,
-    code: str,
-    *,
-    headers: dict[str, str] | None = None,
-    **extensions: Any,
-) -> Response:
-    """A refusal before any GraphQL execution, in the GraphQL response shape."""
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]},
-        status_code=status,
-        headers=headers,
-    )
+def acquire_timeout(environ: Mapping[str, str]) -> float:
+    """DATABASE_ACQUIRE_TIMEOUT in seconds (default 5). Raises ValueError."""
+    raw = environ.get(ACQUIRE_TIMEOUT_ENV, "").strip()
+    try:
+        seconds = float(raw) if raw else DEFAULT_ACQUIRE_TIMEOUT
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise ValueError(f"{ACQUIRE_TIMEOUT_ENV} must be a positive number of seconds, not {raw!r}")
+    return seconds
 
 
-def unauthenticated() -> Response:
-    return error_response(
-        401,
-        "A valid `Authorization: Bearer <token>` header is required",
-        "UNAUTHENTICATED",
+def _unauthenticated() -> Response:
+    return refusal(
+        Unauthenticated("A valid `Authorization: Bearer <token>` header is required"),
         headers={"WWW-Authenticate": 'Bearer realm="graphql"'},
     )
 
 
-def rate_limited(limiter: RateLimiter, verdict: Verdict) -> Response:
+def _rate_limited(limiter: RateLimiter, verdict: Verdict) -> Response:
     seconds = verdict.retry_after_seconds
-    return error_response(
-        429,
-        f"This token has used its {limiter.budget} requests per {limiter.window:g} seconds; "
-        f"retry in {seconds} s",
-        "RATE_LIMITED",
+    return refusal(
+        RateLimited(
+            f"This token has used its {limiter.budget} requests per {limiter.window:g} "
+            f"seconds; retry in {seconds} s",
+            retryAfter=seconds,
+        ),
         headers={
             "Retry-After": str(seconds),
             "X-RateLimit-Limit": str(limiter.budget),
             "X-RateLimit-Remaining": "0",
         },
-        retryAfter=seconds,
+    )
+
+
+def _too_many_failures(guard: AuthenticationGuard, verdict: Verdict) -> Response:
+    seconds = verdict.retry_after_seconds
+    return refusal(
+        RateLimited(
+            f"Too many failed authentications from this address (at most "
+            f"{guard.limiter.budget} a minute); retry in {seconds} s",
+            retryAfter=seconds,
+        ),
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def _unavailable() -> Response:
+    return refusal(
+        GraphQLError(
+            "No database connection is free; retry in a moment",
+            extensions={"code": SERVICE_UNAVAILABLE},
+        ),
+        headers={"Retry-After": "1"},
     )
 
 
@@ -112,11 +153,47 @@ def mask(error: GraphQLError, request_id: str) -> GraphQLError:
         exc_info=original,
     )
     return GraphQLError(
-        "Internal server error",
+        INTERNAL_ERROR_MESSAGE,
         nodes=error.nodes,
         path=error.path,
         extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
     )
+
+
+class _WatchedSend:
+    """A send that notes whether the response has started."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self._send(message)
+
+
+class InternalErrors:
+    """Answers an exception that escaped the app, before its response started, with a
+    JSON 500 carrying the request id, and logs the exception with that id. (Once the
+    response has started nothing can be said to the client: the exception goes on.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        watched = _WatchedSend(send)
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as error:
+            if watched.started:
+                raise
+            request_id = request_id_of(scope)
+            logger.error("unexpected error (request %s)", request_id, exc_info=error)
+            response = refusal(ApiError(INTERNAL_ERROR_MESSAGE, requestId=request_id))
+            await response(scope, receive, send)
 
 
 class BodyTooLarge(Exception):
@@ -135,13 +212,11 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        declared = headers.get("content-length", "")
+        declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(headers, scope, receive, send)
+            await self._refuse(scope, receive, send)
             return
         received = 0
-        started = False
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -152,32 +227,46 @@ class BodySizeLimit:
                     raise BodyTooLarge
             return message
 
-        async def watched_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        watched = _WatchedSend(send)
         try:
-            await self.app(scope, limited_receive, watched_send)
+            await self.app(scope, limited_receive, watched)
         except BodyTooLarge:
-            if started:
+            if watched.started:
                 raise
-            await self._refuse(headers, scope, receive, send)
+            await self._refuse(scope, receive, send)
 
-    async def _refuse(self, headers: Headers, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(
-            413,
-            f"The request body is larger than {self.max_bytes} bytes",
-            "QUERY_TOO_COMPLEX",
-            headers={"X-Request-Id": _request_id(headers), "Connection": "close"},
-            limit="bodyBytes",
-            maximum=self.max_bytes,
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = refusal(
+            QueryTooComplex(
+                f"The request body is larger than {self.max_bytes} bytes",
+                limit="bodyBytes",
+                maximum=self.max_bytes,
+            ),
+            status=413,
+            headers={"Connection": "close"},
         )
         await response(scope, receive, send)
 
 
+class _PoolWithDeadline:
+    """A pool as Session uses it, except that acquiring a connection waits at most
+    `timeout` seconds (then raises TimeoutError)."""
+
+    def __init__(self, pool: asyncpg.Pool, timeout: float) -> None:
+        self._pool = pool
+        self._timeout = timeout
+
+    def acquire(self, *, timeout: float | None = None) -> PoolAcquireContext[Any]:
+        limit = self._timeout if timeout is None else min(timeout, self._timeout)
+        return self._pool.acquire(timeout=limit)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
+
+
 class GraphQLApp(GraphQLView):
-    """Strawberry's ASGI app with a database session and an agent per request."""
+    """The /graphql endpoint (an ASGI app): GraphiQL for a browser, else a GraphQL
+    request served in a database session of its authenticated agent."""
 
     def __init__(
         self,
@@ -185,56 +274,51 @@ class GraphQLApp(GraphQLView):
         pool_of: Any,
         *,
         rate_limiter: RateLimiter | None = None,
+        guard: AuthenticationGuard | None = None,
+        acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         super().__init__(schema, **kwargs)
         self._pool_of = pool_of  # request -> asyncpg.Pool (the pool lives in app state)
         self._rate_limiter = rate_limiter
+        self._guard = guard
+        self._acquire_timeout = acquire_timeout
 
-    async def run(  # type: ignore[override]
-        self,
-        request: Request | WebSocket,
-        context: Context | UnsetType = UNSET,
-        root_value: UnsetType | None = UNSET,
-    ) -> Response | WebSocket:
-        if isinstance(request, WebSocket):
-            return await super().run(request)
-        adapter = self.request_adapter_class(request)
-        if self.should_render_graphql_ide(adapter):
-            return await super().run(request)
-        request_id = _request_id(request.headers)
-        request.state.request_id = request_id
-        response = await self._answer(request, request_id)
-        response.headers["X-Request-Id"] = request_id
-        return response
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = self.ide_page(request)
+        if response is None:
+            response = await self._answer(request, request_id_of(scope))
+        await response(scope, receive, send)
 
     async def _answer(self, request: Request, request_id: str) -> Response:
         # The whole body first, so BodySizeLimit refuses an oversized one before any work.
         await request.body()
         token = bearer_token(request.headers.get("authorization"))
         if token is None:
-            return unauthenticated()
+            return _unauthenticated()
         key = token_sha256(token)
         limiter = self._rate_limiter
         if limiter is not None:
             # A token over its budget is refused without touching the database.
             verdict = limiter.check(key)
             if not verdict.allowed:
-                return rate_limited(limiter, verdict)
-        pool: asyncpg.Pool = self._pool_of(request)
-        session = Session(pool)
-        found = await session.authenticate(key)
-        if found is None:
-            return unauthenticated()
+                return _rate_limited(limiter, verdict)
+        # Session takes a pool; it only acquires and releases connections.
+        pool = _PoolWithDeadline(self._pool_of(request), self._acquire_timeout)
+        session = Session(cast(asyncpg.Pool, pool))
+        found = await self._authenticate(request, session, key, request_id)
+        if isinstance(found, Response):
+            return found
         try:
             if limiter is not None:
                 # Only known tokens are counted, so unknown ones cannot fill the memory.
                 verdict = limiter.take(key)
                 if not verdict.allowed:
-                    return rate_limited(limiter, verdict)
+                    return _rate_limited(limiter, verdict)
             agent, organization = found
             ctx = Context(request, None, session, agent, organization, request_id)
-            response = await super().run(request, ctx, None)
+            response = await self.serve(request, ctx)
         finally:
             await session.close(commit=False)
         response.headers["X-Sql-Statements"] = str(session.statements)
@@ -243,9 +327,36 @@ class GraphQLApp(GraphQLView):
             response.headers["X-RateLimit-Remaining"] = str(verdict.remaining)
         return response
 
-    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        # HTTP requests arrive with their context from run(); WebSockets are not served yet.
-        raise ApiError("This endpoint needs an authenticated HTTP request")
+    async def _authenticate(
+        self, request: Request, session: Session, key: bytes, request_id: str
+    ) -> tuple[Agent, Organization] | Response:
+        """The token's agent, with the session's transaction open; else the refusal."""
+        guard = self._guard
+        attempt: Attempt | None = None
+        if guard is not None:
+            if guard.failed_recently(key):
+                return _unauthenticated()
+            client = request.client.host if request.client is not None else None
+            attempt = guard.attempt(address_key(client), key)
+            if attempt.refused is not None:
+                return _too_many_failures(guard, attempt.refused)
+        try:
+            found = await session.authenticate(key)
+        except _NO_CONNECTION as error:
+            self._settle(attempt, None)
+            logger.warning(
+                "no database connection for request %s: %s", request_id, type(error).__name__
+            )
+            return _unavailable()
+        except BaseException:
+            self._settle(attempt, None)
+            raise
+        self._settle(attempt, found is not None)
+        return _unauthenticated() if found is None else found
+
+    def _settle(self, attempt: Attempt | None, authenticated: bool | None) -> None:
+        if attempt is not None and self._guard is not None:
+            self._guard.settle(attempt, authenticated=authenticated)
 
     async def execute_single(
         self,
@@ -286,6 +397,6 @@ class GraphQLApp(GraphQLView):
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         if result.errors:
-            request_id = getattr(request.state, "request_id", None) or _request_id(request.headers)
+            request_id = request_id_of(request.scope)
             result.errors = [mask(error, request_id) for error in result.errors]
         return process_result(result)

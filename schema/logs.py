@@ -1,10 +1,10 @@
-"""Structured logs: one JSON object per line on stderr.
+"""Logs on stderr: one JSON object per line (`json`), or plain lines (`text`).
 
-A line carries the time, level, logger and message, the request fields the app attaches
-(FIELDS) and an exception's traceback. Nothing else of a record is written: other
-libraries attach whole execution contexts (documents, variables, so note bodies) to
-their records. PostgreSQL's DETAIL, which echoes row values, is cut from messages and
-tracebacks.
+A line carries the time (JSON only), level, logger and message, the request fields the
+app attaches (FIELDS) and an exception's traceback. Nothing else of a record is written:
+other libraries attach whole execution contexts (documents, variables, so note bodies)
+to their records. In both formats PostgreSQL's DETAIL, which echoes row values, is cut
+from messages and tracebacks.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from types import TracebackType
 
 LOG_FORMAT_ENV = "LOG_FORMAT"
 FORMATS = ("json", "text")
-TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 # Only these record attributes reach a JSON line; none may hold a token or a note body.
 FIELDS = (
@@ -41,27 +40,56 @@ _REDACTED = "[redacted]"
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, object] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": _DETAIL.sub("", record.getMessage()),
-        }
-        for name in FIELDS:
-            value = record.__dict__.get(name)
-            if value is not None:
-                entry[name] = value
-        if record.exc_info and record.exc_info[1] is not None:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+class _Redacting(logging.Formatter):
+    """What both formats write of a record, without PostgreSQL's DETAIL. A record's
+    cached exc_text is never used: another handler may have formatted it unredacted."""
+
+    def message(self, record: logging.LogRecord) -> str:
+        return _DETAIL.sub("", record.getMessage())
+
+    def fields(self, record: logging.LogRecord) -> dict[str, object]:
+        values = {name: record.__dict__.get(name) for name in FIELDS}
+        return {name: value for name, value in values.items() if value is not None}
+
+    def exception(self, record: logging.LogRecord) -> str | None:
+        if not record.exc_info or record.exc_info[1] is None:
+            return None
+        return self.formatException(record.exc_info)
 
     def formatException(self, ei: ExcInfo) -> str:  # noqa: N802 (logging's name)
         text = super().formatException(ei)
         for secret in _row_values(ei[1]):
             text = text.replace(secret, _REDACTED)
         return text
+
+
+class JsonFormatter(_Redacting):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": self.message(record),
+            **self.fields(record),
+        }
+        exception = self.exception(record)
+        if exception is not None:
+            entry["exception"] = exception
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class TextFormatter(_Redacting):
+    """`LEVEL logger: message key=value …`, then the traceback, if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = " ".join(
+            [
+                f"{record.levelname} {record.name}: {self.message(record)}",
+                *(f"{name}={value}" for name, value in self.fields(record).items()),
+            ]
+        )
+        exception = self.exception(record)
+        return line if exception is None else f"{line}\n{exception}"
 
 
 def _row_values(error: BaseException | None) -> list[str]:
@@ -89,7 +117,5 @@ def install(log_format: str | None) -> None:
             f"{LOG_FORMAT_ENV} must be one of {', '.join(FORMATS)}, not {log_format!r}"
         )
     handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
-    )
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)

@@ -4,7 +4,8 @@ GraphQL requests Prometheus metrics and, with tracing on, a span.
 
 The GraphQL endpoint fills the request's RequestRecord (operation, error codes, agent);
 the log line and metrics are written from it once the response is sent. Refusals that
-come before the endpoint knows the operation (401, 413, 429) are read from their body.
+come before the endpoint knows the operation (401, 413, 429, 500, 503) are read from
+their body. `request_id_of` is the one place the rest of the app gets the request id.
 """
 
 from __future__ import annotations
@@ -55,7 +56,17 @@ def record_of(connection: HTTPConnection) -> RequestRecord | None:
     return record if isinstance(record, RequestRecord) else None
 
 
-def usable_request_id(value: str | None) -> bool:
+def request_id_of(scope: Scope) -> str:
+    """The request's id: the one Observability chose for it; without Observability, one
+    chosen now the same way (and kept in the request's headers, so that every later call
+    answers the same)."""
+    record = scope.get("state", {}).get("record")
+    if isinstance(record, RequestRecord):
+        return record.request_id
+    return _adopt_request_id(scope)
+
+
+def _usable(value: str | None) -> bool:
     return value is not None and 0 < len(value) <= 64 and value.isascii() and value.isprintable()
 
 
@@ -199,7 +210,7 @@ def _adopt_request_id(scope: Scope) -> str:
         None,
     )
     text = given.decode("latin-1") if given is not None else None
-    if text is not None and usable_request_id(text):
+    if text is not None and _usable(text):
         return text
     request_id = uuid.uuid4().hex
     scope["headers"] = [

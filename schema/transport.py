@@ -2,9 +2,10 @@
 
 - POST with an `application/json` body, or GET with URL parameters; a body or parameter
   of the wrong shape is a 400 with a GraphQL-shaped JSON error, a POST of another media
-  type a 415, batches are not accepted.
+  type a 415, batches are not accepted (schema/negotiation.py reads them).
 - The response is `application/graphql-response+json` when the client prefers it, else
   `application/json` (also for `*/*` or no Accept); 406 when it admits neither.
+- Subscriptions are not served (the schema has none yet, and no WebSocket route).
 - A request error (the document does not parse or validate, its variables do not fit, no
   operation can be chosen) has no `data` entry and is a 200 under `application/json`, a
   4xx under `application/graphql-response+json`; a mutation over GET is a 405 with
@@ -16,12 +17,9 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any
 
-import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import DocumentNode, GraphQLError, get_operation_ast
 from graphql.error import GraphQLSyntaxError
@@ -31,9 +29,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
-from strawberry.http.parse_content_type import parse_content_type
 from strawberry.types import ExecutionResult
-from strawberry.types.unset import UNSET, UnsetType
 
 from resolvers.context import Context
 from resolvers.errors import ApiError
@@ -44,50 +40,27 @@ from resolvers.persisted_queries import (
     PersistedQueryNotSupported,
 )
 from schema.graphiql import GraphiQL
-from schema.limits import parse_document
+from schema.limits import PARSE_FAILED, VALIDATION_FAILED, parse_document
+from schema.negotiation import (
+    BAD_REQUEST,
+    GRAPHQL_RESPONSE_JSON,
+    JSON,
+    RequestFailed,
+    encode_body,
+    error_codes,
+    is_request_error,
+    negotiate,
+    read_parameters,
+    refusal,
+    request_error_status,
+    wants_html,
+)
 from schema.observability import RequestRecord, record_of
 
-GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
-JSON = "application/json"
-
-PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
-VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
-BAD_REQUEST = "BAD_REQUEST"
-
-# Status of a request error under application/graphql-response+json, by its code.
-_REQUEST_ERROR_STATUS = {
-    "UNAUTHENTICATED": 401,
-    "FORBIDDEN": 403,
-    "RATE_LIMITED": 429,
-    "INTERNAL_SERVER_ERROR": 500,
-}
 # Persisted documents: errors a well-formed request can meet (200 under application/json).
 _PERSISTED_ERRORS = (PersistedQueryNotFound, PersistedQueryNotSupported, PersistedQueryNotInList)
 # What a request's persisted document lookup counts as in metrics (None: not counted).
 _OUTCOMES: dict[str, str | None] = {"cache": "hit", "manifest": "manifest", "text": None}
-
-
-class RequestFailed(Exception):
-    """The request cannot be executed. `status` is its HTTP status, except that a
-    well-formed request answered as application/json gets 200, as the spec asks."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        code: str = BAD_REQUEST,
-        *,
-        well_formed: bool = False,
-        headers: Mapping[str, str] | None = None,
-        persisted_query: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-        self.well_formed = well_formed
-        self.headers = dict(headers or {})
-        self.persisted_query = persisted_query  # the outcome for metrics, if one applies
 
 
 @dataclass
@@ -96,68 +69,6 @@ class ParsedRequest(GraphQLRequestData):
 
     document: DocumentNode | GraphQLError | None = None
     persisted_query: str | None = None  # hit, registered or manifest, for metrics
-
-
-def negotiate(accept: str | None) -> str | None:
-    """The response media type for an Accept header: GRAPHQL_RESPONSE_JSON when the
-    client prefers it (ties go to it), else JSON (also for wildcards and no header);
-    None when the header admits neither."""
-    if accept is None or not accept.strip():
-        return JSON
-    best: str | None = None
-    best_q = 0.0
-    for item in accept.split(","):
-        media, *params = (part.strip() for part in item.split(";"))
-        media = media.lower()
-        if media == GRAPHQL_RESPONSE_JSON:
-            candidate = GRAPHQL_RESPONSE_JSON
-        elif media in (JSON, "application/*", "*/*"):
-            candidate = JSON
-        else:
-            continue
-        q = _quality(params)
-        if q > best_q or (q == best_q and q > 0 and candidate == GRAPHQL_RESPONSE_JSON):
-            best, best_q = candidate, q
-    return best
-
-
-def _quality(params: list[str]) -> float:
-    for param in params:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "q":
-            try:
-                return min(max(float(value), 0.0), 1.0)
-            except ValueError:
-                return 0.0
-    return 1.0
-
-
-def wants_html(accept: str | None) -> bool:
-    return accept is not None and "text/html" in accept.lower()
-
-
-def is_request_error(response: GraphQLHTTPResponse) -> bool:
-    """No execution started: errors, and none of them located in the result."""
-    errors = response.get("errors")
-    return (
-        response.get("data") is None
-        and bool(errors)
-        and all(isinstance(error, dict) and "path" not in error for error in errors or ())
-    )
-
-
-def request_error_status(codes: list[str]) -> int:
-    statuses = [_REQUEST_ERROR_STATUS[code] for code in codes if code in _REQUEST_ERROR_STATUS]
-    return max(statuses, default=400)
-
-
-def error_codes(response: GraphQLHTTPResponse) -> list[str]:
-    codes: list[str] = []
-    for error in response.get("errors") or ():
-        extensions = error.get("extensions") if isinstance(error, dict) else None
-        code = extensions.get("code") if isinstance(extensions, dict) else None
-        codes.append(code if isinstance(code, str) else "UNKNOWN")
-    return codes
 
 
 class _SubResponse(Response):
@@ -171,18 +82,9 @@ class _SubResponse(Response):
         self.record = record
 
 
-def encode_body(data: object) -> bytes:
-    """JSON for an HTTP response body, with orjson (several times faster on large
-    responses than the standard library)."""
-    try:
-        return orjson.dumps(data)
-    except orjson.JSONEncodeError:
-        # orjson refuses lone surrogates, which an error message may echo from the input.
-        return json.dumps(data).encode()
-
-
 class GraphQLView(GraphQL[Context, None]):
-    """Strawberry's ASGI view with the HTTP rules above."""
+    """Strawberry's ASGI view with the HTTP rules above. `serve` answers a request whose
+    caller is known; `ide_page` the browser's GraphiQL page."""
 
     def __init__(
         self,
@@ -205,40 +107,22 @@ class GraphQLView(GraphQL[Context, None]):
             and wants_html(request.headers.get("accept"))
         )
 
-    @overload
-    async def run(
-        self,
-        request: Request,
-        context: Context | UnsetType = UNSET,
-        root_value: UnsetType | None = UNSET,
-    ) -> Response: ...
-
-    @overload
-    async def run(
-        self,
-        request: WebSocket,
-        context: Context | UnsetType = UNSET,
-        root_value: UnsetType | None = UNSET,
-    ) -> WebSocket: ...
-
-    async def run(
-        self,
-        request: Request | WebSocket,
-        context: Context | UnsetType = UNSET,
-        root_value: UnsetType | None = UNSET,
-    ) -> Response | WebSocket:
-        if isinstance(request, WebSocket):
-            if isinstance(context, UnsetType):
-                return await super().run(request)
-            return await super().run(request, context, None)
+    def ide_page(self, request: Request) -> Response | None:
+        """GraphiQL for a browser's GET without a query (404 when it is not served);
+        None for a GraphQL request."""
+        if not self.should_render_graphql_ide(self.request_adapter_class(request)):
+            return None
         record = record_of(request)
-        if self.should_render_graphql_ide(self.request_adapter_class(request)):
-            if record is not None:
-                record.graphql = False
-            if self.graphiql is None:
-                return PlainTextResponse("Not Found", status_code=404)
-            return self.graphiql.page(request)
-        if record is not None and isinstance(context, Context):
+        if record is not None:
+            record.graphql = False
+        if self.graphiql is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        return self.graphiql.page(request)
+
+    async def serve(self, request: Request, context: Context) -> Response:
+        """The answer to a GraphQL request of `context`'s agent."""
+        record = record_of(request)
+        if record is not None:
             record.agent_id = context.agent.id
             record.organization_id = context.organization_id
         media_type = negotiate(request.headers.get("accept"))
@@ -255,9 +139,7 @@ class GraphQLView(GraphQL[Context, None]):
             )
         request.state.graphql_media_type = media_type
         try:
-            if isinstance(context, UnsetType):
-                return await super().run(request)
-            return await super().run(request, context, None)
+            return await self.run(request, context, None)
         except RequestFailed as failed:
             if record is not None and failed.persisted_query is not None:
                 record.persisted_query = failed.persisted_query
@@ -275,19 +157,9 @@ class GraphQLView(GraphQL[Context, None]):
         return _SubResponse(media_type, record_of(request))
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> ParsedRequest:
-        params = await self._parameters(request)
-        query, operation_name = params.get("query"), params.get("operationName")
-        variables, extensions = params.get("variables"), params.get("extensions")
-        if query is not None and not isinstance(query, str):
-            raise RequestFailed(400, "`query` must be a string")
-        if operation_name is not None and not isinstance(operation_name, str):
-            raise RequestFailed(400, "`operationName` must be a string or null")
-        if variables is not None and not isinstance(variables, dict):
-            raise RequestFailed(400, "`variables` must be an object or null")
-        if extensions is not None and not isinstance(extensions, dict):
-            raise RequestFailed(400, "`extensions` must be an object or null")
+        params = await read_parameters(request)
         try:
-            lookup = self.persisted_queries.resolve(query, extensions)
+            lookup = self.persisted_queries.resolve(params.query, params.extensions)
         except _PERSISTED_ERRORS as error:
             raise RequestFailed(
                 400,
@@ -309,43 +181,12 @@ class GraphQLView(GraphQL[Context, None]):
             outcome = "registered"
         return ParsedRequest(
             query=lookup.query,
-            variables=variables,
-            operation_name=operation_name or None,
-            extensions=extensions,
+            variables=params.variables,
+            operation_name=params.operation_name,
+            extensions=params.extensions,
             document=document,
             persisted_query=outcome,
         )
-
-    async def _parameters(self, request: AsyncHTTPRequestAdapter) -> dict[str, Any]:
-        if request.method == "GET":
-            params: dict[str, Any] = {}
-            for name, value in request.query_params.items():
-                if name in ("variables", "extensions") and isinstance(value, str) and value:
-                    try:
-                        params[name] = json.loads(value)
-                    except ValueError:
-                        raise RequestFailed(400, f"`{name}` is not valid JSON") from None
-                else:
-                    params[name] = value or None
-            return params
-        content_type, _ = parse_content_type(request.content_type or "")
-        if content_type != JSON:
-            raise RequestFailed(
-                415,
-                "POST bodies must be application/json",
-                "UNSUPPORTED_MEDIA_TYPE",
-                headers={"Accept-Post": JSON},
-            )
-        body = await request.get_body()
-        if not body.strip():
-            raise RequestFailed(400, "The request has no body")
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise RequestFailed(400, "The body is not valid JSON") from None
-        if not isinstance(data, dict):
-            raise RequestFailed(400, "The body must be a JSON object; batches are not accepted")
-        return data
 
     async def execute_single(
         self,
@@ -396,7 +237,7 @@ class GraphQLView(GraphQL[Context, None]):
                 )
             if kind == "subscription":
                 return _request_error(
-                    GraphQLError("Subscriptions are served over WebSocket (graphql-transport-ws)"),
+                    GraphQLError("Subscriptions are not served"),
                     VALIDATION_FAILED,
                 )
         result = await super().execute_single(
@@ -442,14 +283,12 @@ class GraphQLView(GraphQL[Context, None]):
         self, failed: RequestFailed, media_type: str, record: RequestRecord | None
     ) -> Response:
         """The response to a request that cannot be executed."""
-        status = 200 if failed.well_formed and media_type == JSON else failed.status
         if record is not None:
             record.error_codes = [failed.code]
-        body = {"errors": [{"message": failed.message, "extensions": {"code": failed.code}}]}
-        return Response(
-            encode_body(body),
-            status_code=status,
-            media_type=f"{media_type}; charset=utf-8",
+        return refusal(
+            GraphQLError(failed.message, extensions={"code": failed.code}),
+            status=200 if failed.well_formed and media_type == JSON else failed.status,
+            media_type=media_type,
             headers={**failed.headers, "Vary": "Accept"},
         )
 

@@ -13,6 +13,7 @@ import pytest
 
 from resolvers import contacts
 from resolvers.errors import Forbidden
+from schema import http
 from tests.conftest import Org
 
 SECRET = "password=hunter2 at db-7.internal"
@@ -218,3 +219,78 @@ async def test_a_search_postgresql_cannot_store_is_bad_user_input(
     assert reply.codes == ["BAD_USER_INPUT"]
     assert reply.errors[0]["message"] == f"`search` {reason}"
     assert reply.statements == 1  # authentication only
+
+
+NESTED = "[" * 5_000 + "]" * 5_000  # 10 KB, deeper than Python's recursion limit
+
+
+async def test_json_nested_too_deep_is_a_bad_request(
+    client: httpx.AsyncClient, demo_org: Org
+) -> None:
+    headers = {"Authorization": f"Bearer {demo_org.agent.token}"}
+
+    posted = await client.post(
+        "/graphql",
+        content='{"query": "{ viewer { id } }", "variables": {"a": ' + NESTED + "}}",
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    in_variables = await client.get(
+        "/graphql", params={"query": "{ viewer { id } }", "variables": NESTED}, headers=headers
+    )
+    in_extensions = await client.get(
+        "/graphql", params={"query": "{ viewer { id } }", "extensions": NESTED}, headers=headers
+    )
+
+    for response in (posted, in_variables, in_extensions):
+        assert response.status_code == 400
+        assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["BAD_REQUEST"]
+        assert response.headers["x-request-id"]
+
+
+async def test_an_exception_outside_any_field_is_a_json_500_with_the_request_id(
+    client: httpx.AsyncClient,
+    demo_org: Org,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(http, "bearer_token", _fail)
+
+    with caplog.at_level(logging.ERROR, logger="inbox.graphql"):
+        response = await client.post(
+            "/graphql",
+            json={"query": "{ viewer { id } }"},
+            headers={"Authorization": f"Bearer {demo_org.agent.token}"},
+        )
+
+    request_id = response.headers["x-request-id"]
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Internal server error",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+            }
+        ]
+    }
+    assert SECRET not in response.text
+    [record] = [r for r in caplog.records if r.name == "inbox.graphql"]
+    assert request_id in record.getMessage()
+    assert record.exc_info is not None
+    assert str(record.exc_info[1]) == SECRET
+
+
+async def test_the_500_keeps_the_clients_request_id(
+    client: httpx.AsyncClient, demo_org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http, "bearer_token", _fail)
+
+    response = await client.post(
+        "/graphql",
+        json={"query": "{ viewer { id } }"},
+        headers={"Authorization": f"Bearer {demo_org.agent.token}", "X-Request-Id": "trace-500"},
+    )
+
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "trace-500"
+    assert response.json()["errors"][0]["extensions"]["requestId"] == "trace-500"

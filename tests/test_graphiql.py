@@ -40,13 +40,17 @@ def app_client(database: str, monkeypatch: pytest.MonkeyPatch) -> Client:
     """A client of an app built with the given environment (the page needs no database)."""
 
     @asynccontextmanager
-    async def start(**environment: str) -> AsyncIterator[httpx.AsyncClient]:
+    async def start(
+        base_url: str = "http://local",
+        client: tuple[str, int] = ("127.0.0.1", 50000),
+        **environment: str,
+    ) -> AsyncIterator[httpx.AsyncClient]:
         monkeypatch.delenv(graphiql.TOKEN_ENV, raising=False)
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
         application = server.create_app(server.Settings.from_env(database))
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://local") as http:
+        transport = httpx.ASGITransport(app=application, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as http:
             yield http
 
     return start
@@ -98,12 +102,58 @@ async def test_the_page_sends_a_strict_content_security_policy(
     assert response.headers["cache-control"] == "no-store"
 
 
-async def test_demo_mode_prefills_the_token(web_dir: Path, app_client: Client) -> None:
+@pytest.mark.parametrize(
+    ("base_url", "client"),
+    [
+        ("http://127.0.0.1:8000", ("127.0.0.1", 50000)),
+        ("http://localhost:8000", ("127.0.0.1", 50000)),
+        ("http://LocalHost", ("::1", 50000)),
+        ("http://[::1]:8000", ("::1", 50000)),
+    ],
+)
+async def test_demo_mode_prefills_the_token_on_this_machine(
+    web_dir: Path, app_client: Client, base_url: str, client: tuple[str, int]
+) -> None:
     token = 'ica_demo-"token"<&>'
-    async with app_client(INBOX_WEB_DIR=str(web_dir), INBOX_GRAPHIQL_TOKEN=token) as http:
+    async with app_client(
+        base_url, client, INBOX_WEB_DIR=str(web_dir), INBOX_GRAPHIQL_TOKEN=token
+    ) as http:
         response = await http.get("/graphql", headers={"Accept": BROWSER})
 
     assert f'data-token="{html.escape(token)}"' in response.text
+
+
+@pytest.mark.parametrize(
+    ("base_url", "client", "headers"),
+    [
+        # another name for this machine, as a browser elsewhere would send it
+        ("http://inbox.example:8000", ("127.0.0.1", 50000), {}),
+        ("http://192.0.2.10:8000", ("127.0.0.1", 50000), {}),
+        ("http://127.0.0.1.example:8000", ("127.0.0.1", 50000), {}),
+        ("http://localhost.example", ("127.0.0.1", 50000), {}),
+        # a loopback name, asked from another machine (a Host header is the caller's word)
+        ("http://127.0.0.1:8000", ("192.0.2.77", 50000), {}),
+        ("http://localhost:8000", ("2001:db8::7", 50000), {}),
+        # through a proxy on this machine
+        ("http://127.0.0.1:8000", ("127.0.0.1", 50000), {"X-Forwarded-For": "192.0.2.77"}),
+        ("http://127.0.0.1:8000", ("127.0.0.1", 50000), {"Forwarded": "for=192.0.2.77"}),
+    ],
+)
+async def test_the_token_is_never_offered_to_another_machine(
+    web_dir: Path,
+    app_client: Client,
+    base_url: str,
+    client: tuple[str, int],
+    headers: dict[str, str],
+) -> None:
+    async with app_client(
+        base_url, client, INBOX_WEB_DIR=str(web_dir), INBOX_GRAPHIQL_TOKEN="ica_demo-secret"
+    ) as http:
+        response = await http.get("/graphql", headers={"Accept": BROWSER, **headers})
+
+    assert response.status_code == 200
+    assert "data-token" not in response.text
+    assert "ica_demo-secret" not in response.text
 
 
 def test_offer_token_sets_and_clears_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:

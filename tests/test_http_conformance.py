@@ -1,5 +1,5 @@
-"""GraphQL over HTTP (schema/transport.py): media types, request shapes and status codes,
-through the real app."""
+"""GraphQL over HTTP (schema/transport.py, schema/negotiation.py): media types, request
+shapes and status codes, through the real app."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from schema.transport import GRAPHQL_RESPONSE_JSON, JSON, negotiate
+from schema.negotiation import GRAPHQL_RESPONSE_JSON, JSON, negotiate
 from tests.conftest import Org
 
 VIEWER = "query Viewer { viewer { name } }"

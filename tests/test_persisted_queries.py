@@ -25,7 +25,7 @@ from resolvers.persisted_queries import (
     load_manifest,
     sha256_hex,
 )
-from schema.transport import GRAPHQL_RESPONSE_JSON
+from schema.negotiation import GRAPHQL_RESPONSE_JSON
 from tests.conftest import Org
 
 VIEWER = "query Viewer { viewer { name } }"
@@ -142,6 +142,42 @@ def test_trusted_documents_allow_only_the_manifest() -> None:
     with pytest.raises(PersistedQueryNotInList):
         queries.resolve(CONTACT_COUNT, persisted(CONTACT_COUNT))
     assert queries.resolve(None, None) is None
+
+
+WITH_LONE_SURROGATE = "query Viewer { viewer { name } } # \ud800"
+
+
+def test_a_document_with_a_lone_surrogate_has_a_hash_but_matches_none() -> None:
+    digest = sha256_hex(WITH_LONE_SURROGATE)
+    assert len(digest) == 64
+    assert digest != sha256_hex(WITH_LONE_SURROGATE.replace("\ud800", "\ufffd"))
+    with pytest.raises(InvalidPersistedQuery, match="provided sha does not match query"):
+        PersistedQueries().resolve(WITH_LONE_SURROGATE, persisted(VIEWER))
+    trusted = PersistedQueries(trusted={sha256_hex(VIEWER): VIEWER})
+    with pytest.raises(PersistedQueryNotInList):
+        trusted.resolve(WITH_LONE_SURROGATE, None)
+
+
+async def test_a_document_with_a_lone_surrogate_and_a_hash_is_a_bad_request(
+    demo_org: Org, client: httpx.AsyncClient
+) -> None:
+    # JSON.stringify sends a lone surrogate escaped, as json.dumps does
+    body = json.dumps({"query": WITH_LONE_SURROGATE, "extensions": persisted(VIEWER)})
+
+    response = await client.post(
+        "/graphql",
+        content=body,
+        headers={
+            "Authorization": f"Bearer {demo_org.agent.token}",
+            "Content-Type": "application/json",
+            "Accept": GRAPHQL_RESPONSE_JSON,
+        },
+    )
+
+    assert response.status_code == 400
+    assert code(response) == "BAD_REQUEST"
+    assert response.json()["errors"][0]["message"] == "provided sha does not match query"
+    assert response.headers["x-request-id"]
 
 
 def test_manifests_in_both_formats_load(tmp_path: Path) -> None:
