@@ -71,7 +71,7 @@ class Settings:
     database_url: str  # the owner's URL: migrations and the command line
     app_database_url: str  # the server's pool, as the inbox_app role
     pool_size: int = 10
-    # Browser origins allowed to call the API (CORS) and to open its WebSocket; none by default.
+    # Browser origins allowed to call the API (CORS); none by default.
     cors_allowed_origins: tuple[str, ...] = ()
     rate_limit_per_minute: int = 600  # requests per agent token and worker; 0 turns it off
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.websockets import WebSocket
 
 from db.agents import Agent
 from db.organizations import Organization
@@ -17,8 +16,8 @@ from resolvers.session import Session
 
 @dataclass(eq=False, slots=True)
 class Context:
-    request: Request | WebSocket
-    response: Response | WebSocket | None
+    request: Request
+    response: Response | None
     session: Session
     agent: Agent
     organization: Organization
