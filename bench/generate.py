@@ -12,9 +12,11 @@ Speed: everything loads in one transaction that truncates the bulk tables first,
 COPY ... FREEZE writes rows already frozen (and, with wal_level = minimal, without WAL);
 secondary indexes are dropped and rebuilt around the load; triggers (foreign keys
 included) are off during the load (session_replication_role = replica), since
-bench/dataset.py computes the trigger-maintained columns itself. Before committing, the
-load is checked: the triggers recompute those columns on a sample and must agree, and
-every foreign key must hold.
+bench/dataset.py computes the trigger-maintained columns itself, and the search index's
+copy of the contacts (search_index.contacts, migration 0007) is written from them in one
+statement. Before committing, the load is checked: the triggers recompute those columns on
+a sample and must agree, the copy must match the contacts, and every foreign key must
+hold.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ MAIN_ORGANIZATION = "Bench"
 OTHER_ORGANIZATION = "Bench Other"
 RUNNER_EMAIL = "runner@bench.example"
 BATCH = 10_000  # contacts per COPY round
+# Kept by triggers from contacts, which are off during the load; written after it.
+SEARCH_INDEX = "search_index.contacts"
+SEARCH_INDEX_COLUMNS = "organization_id, id, name, search_text, is_vip, network"
 
 Progress = Callable[[str], None]
 
@@ -136,6 +141,7 @@ async def generate(url: str, *, contacts: int, seed: int = 1, progress: Progress
             for org, count in ((main, contacts), (other, max(50, contacts // 100))):
                 dataset = Dataset(org, count, seed=seed, counters=counters)
                 await _load(conn, dataset, report, progress)
+            await _fill_search_index(conn)
             report.seconds["copy"] = _since(mark)
             progress(f"Loaded {_rows(report)} in {report.seconds['copy']:.1f} s")
 
@@ -247,8 +253,17 @@ async def _truncatable(conn: asyncpg.Connection) -> list[str]:
     return found
 
 
+async def _fill_search_index(conn: asyncpg.Connection) -> None:
+    # In list order, as migration 0007 writes it.
+    await conn.execute(
+        f"INSERT INTO {SEARCH_INDEX} ({SEARCH_INDEX_COLUMNS})"
+        f" SELECT {SEARCH_INDEX_COLUMNS} FROM contacts ORDER BY organization_id, name, id"
+    )
+
+
 async def _drop_secondary_indexes(conn: asyncpg.Connection) -> list[tuple[str, str]]:
-    """Drops the bulk tables' indexes that back no constraint; returns (name, CREATE)."""
+    """Drops the bulk tables' (and the search index copy's) indexes that back no
+    constraint; returns (name, CREATE)."""
     rows = await conn.fetch(
         "SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition"
         " FROM pg_index i"
@@ -256,7 +271,7 @@ async def _drop_secondary_indexes(conn: asyncpg.Connection) -> list[tuple[str, s
         "   AND NOT EXISTS (SELECT 1 FROM pg_constraint c"
         "                   WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)"
         " ORDER BY 1",
-        list(TABLES),
+        [*TABLES, SEARCH_INDEX],
     )
     for row in rows:
         await conn.execute(f"DROP INDEX {row['name']}")
@@ -313,11 +328,21 @@ async def _advance_sequences(conn: asyncpg.Connection) -> None:
 
 async def _check(conn: asyncpg.Connection, contacts: int, progress: Progress) -> None:
     """Raises GenerateError unless the triggers, recomputing their columns on a sample
-    (every VIP and one contact in `step`), agree with the loaded rows, and unless every
-    foreign key of the bulk tables holds."""
+    (every VIP and one contact in `step`), agree with the loaded rows, unless the search
+    index's copy matches the contacts, and unless every foreign key of the bulk tables
+    holds."""
     step = max(1, contacts // 20_000)
     with contextlib.suppress(_RollBack):
         await _check_triggers(conn, step, progress)
+    differing = await conn.fetchval(
+        f"SELECT count(*) FROM contacts c FULL JOIN {SEARCH_INDEX} s"
+        " ON s.organization_id = c.organization_id AND s.id = c.id"
+        " WHERE (c.name, c.search_text, c.is_vip, c.network)"
+        "       IS DISTINCT FROM (s.name, s.search_text, s.is_vip, s.network)"
+    )
+    if differing:
+        raise GenerateError(f"{differing} rows of {SEARCH_INDEX} do not match contacts")
+    progress(f"Checked {SEARCH_INDEX} against contacts")
     for query, constraint in await _foreign_key_checks(conn):
         orphans = await conn.fetchval(query)
         if orphans:

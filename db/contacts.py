@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from db.keyset import Window, in_order, page_sql
+from db.keyset import Key, Window, in_order, page_sql
 from db.teams import VipGroup
 
 
@@ -49,19 +49,10 @@ class ContactFilter:
     network: str | None = None
 
 
-def _like_pattern(search: str) -> str:
-    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _filter_sql(where: ContactFilter, first_param: int) -> tuple[str, list[Any]]:
+    """The VIP and network conditions (the search is not among them: see page_contacts)."""
     sql = ""
     params: list[Any] = []
-    if where.search:
-        # Lower-cased by PostgreSQL, as search_text is: Python's lower() differs on some
-        # letters ("İ" becomes two code points).
-        params.append(_like_pattern(where.search))
-        sql += f" AND search_text LIKE lower(${first_param + len(params) - 1})"
     if where.is_vip is not None:
         params.append(where.is_vip)
         sql += f" AND is_vip = ${first_param + len(params) - 1}"
@@ -69,6 +60,26 @@ def _filter_sql(where: ContactFilter, first_param: int) -> tuple[str, list[Any]]
         params.append(where.network)
         sql += f" AND network = ${first_param + len(params) - 1}"
     return sql, params
+
+
+# The ids come from search_contact_ids() (migration 0007), which reads the search index
+# past row-level security for this transaction's organisation; the contacts themselves
+# are read here, under it.
+_SEARCH_PAGE = (
+    f"SELECT {COLUMNS} FROM contacts WHERE organization_id = $1 AND id = ANY(ARRAY("
+    "SELECT search_contact_ids($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)))"
+    " ORDER BY name, id"
+)
+_SEARCH_COUNT = "SELECT count_matching_contacts($1, $2, $3, $4)"
+
+
+def _bound(key: Key | None) -> Key:
+    """A cursor's name and id; two NULLs for none."""
+    if key is None:
+        return (None, None)
+    if len(key) != len(ORDER_KEY):
+        raise ValueError("cursor does not match the ordering")
+    return key
 
 
 _C_COLUMNS = ", ".join(f"c.{column.strip()}" for column in COLUMNS.split(","))
@@ -104,7 +115,25 @@ async def contacts_and_vip_groups_by_ids(
 async def page_contacts(
     conn: asyncpg.Connection, organization_id: int, *, where: ContactFilter, window: Window
 ) -> list[Contact]:
-    """One window of the organisation's contacts matching `where`, by name then id."""
+    """One window of the organisation's contacts matching `where`, by name then id.
+
+    A search matches the contacts whose name, handle, email or phone contains the term,
+    compared lower-cased by PostgreSQL (Python's lower() differs on some letters: "İ"
+    becomes two code points); the term is literal text, LIKE's wildcards included.
+    """
+    if where.search:
+        rows = await conn.fetch(
+            _SEARCH_PAGE,
+            organization_id,
+            where.search,
+            where.is_vip,
+            where.network,
+            *_bound(window.after),
+            *_bound(window.before),
+            window.from_end,
+            window.limit,
+        )
+        return [Contact(**row) for row in rows]
     filter_sql, filter_params = _filter_sql(where, 2)
     page = page_sql(ORDER_KEY, descending=False, window=window, first_param=2 + len(filter_params))
     rows = await conn.fetch(
@@ -120,6 +149,11 @@ async def page_contacts(
 async def count_contacts(
     conn: asyncpg.Connection, organization_id: int, *, where: ContactFilter
 ) -> int:
+    if where.search:
+        count = await conn.fetchval(
+            _SEARCH_COUNT, organization_id, where.search, where.is_vip, where.network
+        )
+        return int(count)
     filter_sql, filter_params = _filter_sql(where, 2)
     count = await conn.fetchval(
         f"SELECT count(*) FROM contacts WHERE organization_id = $1{filter_sql}",

@@ -87,7 +87,10 @@ class Query:
             str | None,
             strawberry.argument(
                 description="Matches name, handle, email and phone, case-insensitively, "
-                "anywhere in the text (at most 100 characters)."
+                "anywhere in the text (at most 100 characters; taken literally, % and _ "
+                "included). Any length works; a term without three letters or digits in a "
+                "row (one or two characters, say) is looked for by reading the list in "
+                "order, which takes longer on a large list when few contacts match it."
             ),
         ] = None,
         is_vip: Annotated[
