@@ -205,7 +205,11 @@ class Benchmark:
             log(f"Using the cached {self.scale} data ({self.database})")
             conn = await asyncpg.connect(cluster.url(self.database))
             try:
-                await migrate(conn)
+                if await migrate(conn):
+                    # New migrations may have rewritten or filled tables: vacuum and
+                    # analyse now, or autovacuum does it during the first measurements.
+                    log("Vacuuming after new migrations")
+                    await conn.execute("VACUUM (ANALYZE)")
             finally:
                 await conn.close()
             generated["generated_now"] = False
