@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.types import Message
 
 import server
 from db import demo, migrate
@@ -178,3 +179,39 @@ async def other_org(owner: asyncpg.Connection, client: httpx.AsyncClient, demo_o
 @pytest.fixture
 def anonymous(client: httpx.AsyncClient) -> GraphQL:
     return GraphQL(client, None)
+
+
+async def websocket_handshake(
+    app: Starlette, *, host: str, client: str, origin: str | None = None
+) -> list[Message]:
+    """What the app sends in answer to a WebSocket handshake on /graphql."""
+    headers = [(b"host", host.encode()), (b"sec-websocket-protocol", b"graphql-transport-ws")]
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "scheme": "ws",
+        "server": (host.rpartition(":")[0] or host, 8000),
+        "client": (client, 50000),
+        "root_path": "",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "headers": headers,
+        "subprotocols": ["graphql-transport-ws"],
+        "extensions": {},
+        "state": {},
+    }
+    incoming: list[Message] = [{"type": "websocket.connect"}]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return incoming.pop(0) if incoming else {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent

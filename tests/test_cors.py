@@ -11,11 +11,10 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.types import Message
 
 import server
 from schema.http import MAX_BODY_BYTES, parse_origins
-from tests.conftest import Org
+from tests.conftest import Org, websocket_handshake
 
 ALLOWED = "https://inbox.example"
 OTHER = "https://evil.example"
@@ -146,44 +145,12 @@ def test_an_entry_that_is_not_an_origin_is_a_configuration_error(value: str) -> 
         parse_origins(f"{ALLOWED},{value}")
 
 
-async def _handshake(app: Starlette, origin: str | None) -> list[Message]:
-    """What the server sends in answer to a WebSocket handshake from `origin`."""
-    headers = [(b"host", b"api.example"), (b"sec-websocket-protocol", b"graphql-transport-ws")]
-    if origin is not None:
-        headers.append((b"origin", origin.encode()))
-    scope = {
-        "type": "websocket",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "scheme": "wss",
-        "server": ("api.example", 443),
-        "client": ("203.0.113.9", 50000),
-        "root_path": "",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "query_string": b"",
-        "headers": headers,
-        "subprotocols": ["graphql-transport-ws"],
-        "extensions": {},
-        "state": {},
-    }
-    incoming: list[Message] = [{"type": "websocket.connect"}]
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return incoming.pop(0) if incoming else {"type": "websocket.disconnect", "code": 1000}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    return sent
-
-
 @pytest.mark.parametrize("origin", [ALLOWED, None, "https://api.example", OTHER])
 async def test_a_websocket_is_refused_whatever_its_origin(
     cors_app: Starlette, origin: str | None
 ) -> None:
-    sent = await _handshake(cors_app, origin)
+    sent = await websocket_handshake(
+        cors_app, host="api.example", client="203.0.113.9", origin=origin
+    )
 
     assert [message["type"] for message in sent] == ["websocket.close"]

@@ -12,7 +12,8 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
-from starlette.types import Message
+
+from tests.conftest import websocket_handshake
 
 UPGRADE = (
     b"GET /graphql HTTP/1.1\r\n"
@@ -31,32 +32,7 @@ def test_no_route_serves_websockets(app: Starlette) -> None:
 
 
 async def test_a_handshake_is_closed_before_it_is_accepted(app: Starlette) -> None:
-    scope = {
-        "type": "websocket",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "scheme": "ws",
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 50000),
-        "root_path": "",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1:8000")],
-        "subprotocols": ["graphql-transport-ws"],
-        "extensions": {},
-        "state": {},
-    }
-    incoming: list[Message] = [{"type": "websocket.connect"}]
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return incoming.pop(0) if incoming else {"type": "websocket.disconnect", "code": 1000}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
+    sent = await websocket_handshake(app, host="127.0.0.1:8000", client="127.0.0.1")
 
     assert [message["type"] for message in sent] == ["websocket.close"]
 
