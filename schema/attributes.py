@@ -11,7 +11,7 @@ from resolvers import ids
 from resolvers.contacts import ContactAttribute
 from schema.agents import Agent, load_agent
 from schema.base import Info, Node
-from schema.enums import AttributeKind, AttributeType
+from schema.enums import ATTRIBUTE_KINDS, ATTRIBUTE_TYPES, AttributeKind, AttributeType
 
 
 @strawberry.type(description="A detail contacts can have: common, CRM-managed or custom.")
@@ -37,8 +37,8 @@ class AttributeDefinition(Node):
             id=strawberry.ID(ids.encode("AttributeDefinition", row.id)),
             key=row.key,
             label=row.label,
-            kind=AttributeKind(row.kind),
-            type=AttributeType(row.type),
+            kind=ATTRIBUTE_KINDS[row.kind],
+            type=ATTRIBUTE_TYPES[row.type],
             options=list(row.options),
             pattern=row.pattern,
             description=row.description,
@@ -81,8 +81,8 @@ class Attribute:
         return cls(
             key=definition.key,
             label=definition.label,
-            kind=AttributeKind(definition.kind),
-            type=AttributeType(definition.type),
+            kind=ATTRIBUTE_KINDS[definition.kind],
+            type=ATTRIBUTE_TYPES[definition.type],
             value=None if value is None else value.value,
             editable=definition.editable,
             updated_at=None if value is None else value.updated_at,

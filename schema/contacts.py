@@ -15,7 +15,13 @@ from schema.agents import VipGroup, load_vip_group
 from schema.attributes import Attribute
 from schema.base import After, Before, Connection, First, Info, Last, Node, connection
 from schema.conversations import Conversation
-from schema.enums import AttributeKind, SocialNetwork, ValidationStatus
+from schema.enums import (
+    SOCIAL_NETWORKS,
+    VALIDATION_STATUSES,
+    AttributeKind,
+    SocialNetwork,
+    ValidationStatus,
+)
 from schema.notes import Note
 
 
@@ -52,7 +58,7 @@ class Contact(Node):
         row = self.row
         validated = row.validation_status == "VALIDATED"
         return ContactValidation(
-            status=ValidationStatus(row.validation_status),
+            status=VALIDATION_STATUSES[row.validation_status],
             crm_name=info.context.organization.crm_name if validated else None,
             crm_record_id=row.crm_record_id,
             validated_at=row.validated_at,
@@ -130,7 +136,7 @@ class Contact(Node):
             id=strawberry.ID(ids.encode("Contact", row.id)),
             name=row.name,
             handle=row.handle,
-            network=SocialNetwork(row.network),
+            network=SOCIAL_NETWORKS[row.network],
             avatar_url=row.avatar_url,
             is_vip=row.is_vip,
             created_at=row.created_at,

@@ -14,7 +14,13 @@ from resolvers.contacts import profile_url
 from resolvers.pagination import PageArgs
 from schema.agents import Team, load_team
 from schema.base import After, Before, Connection, First, Info, Last, Node, connection
-from schema.enums import ConversationStatus, MessageDirection, SocialNetwork
+from schema.enums import (
+    CONVERSATION_STATUSES,
+    SOCIAL_NETWORKS,
+    ConversationStatus,
+    MessageDirection,
+    SocialNetwork,
+)
 from schema.notes import Note
 
 if TYPE_CHECKING:
@@ -131,8 +137,8 @@ class Conversation(Node):
     def of(cls, row: conversations_db.Conversation) -> Conversation:
         return cls(
             id=strawberry.ID(ids.encode("Conversation", row.id)),
-            network=SocialNetwork(row.network),
-            status=ConversationStatus(row.status),
+            network=SOCIAL_NETWORKS[row.network],
+            status=CONVERSATION_STATUSES[row.status],
             subject=row.subject,
             priority=row.priority,
             created_at=row.created_at,

@@ -19,12 +19,16 @@ from graphql import (
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
+    OperationType,
     Undefined,
     is_leaf_type,
 )
+from graphql.execution.collect_fields import collect_fields
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+from schema.levels import LevelExecution, Unsupported
 
 # (attribute to read, type to coerce the value with, whether null is an error), or None
 # when the field needs the general path.
@@ -49,6 +53,43 @@ def _plan(parent_type: GraphQLObjectType, field_name: str) -> Plan:
 
 
 class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        # Queries run level by level (schema/levels.py) when nothing observes single
+        # fields: no middleware, abort signal or hooks. Mutations run their root fields
+        # one after another, as graphql-core does.
+        if (
+            serially is None
+            and self.operation.operation == OperationType.QUERY
+            and self._no_middleware()
+            and self.abort_signal is None
+            and self.hooks is None
+        ):
+            return self._execute_by_levels()
+        return super().execute_operation(serially)
+
+    async def _execute_by_levels(self) -> Any:
+        root_type = self.schema.query_type
+        assert root_type is not None  # validation refuses a query otherwise
+        try:
+            collected = collect_fields(
+                self.schema,
+                self.fragments,
+                self.variable_values,
+                root_type,
+                self.operation,
+                self.hide_suggestions,
+            )
+            if collected.new_defer_usages:
+                raise Unsupported
+            data = await LevelExecution(self).run(root_type, collected.grouped_field_set)
+        except (Unsupported, RecursionError):
+            pass  # not run again in here: its errors would keep this attempt's as context
+        else:
+            return self.build_response(data)
+        # Executed again, the graphql-core way, to report the errors exactly.
+        result = super().execute_operation()
+        return await result if self.is_awaitable(result) else result
+
     # Plans depend on the schema alone, which is built once per process.
     _plans: ClassVar[dict[tuple[GraphQLObjectType, str], Plan]] = {}
 

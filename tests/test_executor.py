@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Any
 
 import strawberry
+from aiodataloader import DataLoader
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.executor import ExecutionContext
@@ -125,3 +126,244 @@ async def test_directives_still_apply() -> None:
     fast, general = await both(SKIPPED, {"skip": True})
 
     assert fast.data == general.data == {"items": [{"name": "plain"}, {"name": "no size"}]}
+
+
+# --- Level-by-level execution of queries (schema/levels.py) ---------------------------
+
+
+class Calls:
+    """Which level-by-level executions completed, and which fell back to graphql-core."""
+
+    def __init__(self) -> None:
+        self.completed = 0
+        self.fell_back = 0
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Shelf(Named):
+    position: int
+
+    @strawberry.field
+    async def books(self, info: strawberry.Info, first: int = 10) -> list[Book]:
+        shelf_of.batches.append(self.position)
+        return [Book(name=f"{self.name}/{n}", pages=n * 100) for n in range(1, first + 1)]
+
+
+@strawberry.type
+class Book(Named):
+    pages: int
+
+    @strawberry.field
+    async def shelf(self, info: strawberry.Info) -> Shelf:
+        loader: DataLoader[str, Shelf] = info.context["shelves"]
+        return await loader.load(self.name.split("/")[0])
+
+    @strawberry.field
+    async def fails(self) -> str | None:
+        raise ValueError("the book is out on loan")
+
+
+class ShelfCalls:
+    def __init__(self) -> None:
+        self.batches: list[Any] = []
+
+
+shelf_of = ShelfCalls()
+
+
+@strawberry.type
+class LibraryQuery:
+    @strawberry.field
+    async def shelves(self, count: int = 3) -> list[Shelf]:
+        return [Shelf(name=f"s{n}", position=n) for n in range(count)]
+
+    @strawberry.field
+    def things(self) -> list[Named]:
+        return [Shelf(name="s9", position=9), Book(name="s9/1", pages=1)]
+
+    @strawberry.field
+    async def maybe(self) -> Book | None:
+        return None
+
+
+async def _load_shelves(keys: list[str]) -> list[Shelf]:
+    shelf_of.batches.append(("load", tuple(keys)))
+    return [Shelf(name=key, position=int(key[1:])) for key in keys]
+
+
+LIBRARY = strawberry.Schema(query=LibraryQuery, execution_context_class=ExecutionContext)
+LIBRARY_GENERAL = strawberry.Schema(
+    query=LibraryQuery, execution_context_class=StrawberryGraphQLCoreExecutionContext
+)
+
+
+async def library(
+    query: str, variables: dict[str, Any] | None = None, *, calls: Calls | None = None
+) -> tuple[Any, Any]:
+    """The answer of the level-by-level executor and of graphql-core's, each with fresh
+    loaders (the context of a request)."""
+    from aiodataloader import DataLoader as Loader
+
+    from schema import levels
+
+    run = levels.LevelExecution.run
+
+    async def counted(self: levels.LevelExecution, *args: Any) -> Any:
+        try:
+            data = await run(self, *args)
+        except levels.Unsupported:
+            if calls is not None:
+                calls.fell_back += 1
+            raise
+        if calls is not None:
+            calls.completed += 1
+        return data
+
+    levels.LevelExecution.run = counted  # type: ignore[method-assign, assignment]
+    try:
+        fast = await LIBRARY.execute(
+            query, variable_values=variables, context_value={"shelves": Loader(_load_shelves)}
+        )
+    finally:
+        levels.LevelExecution.run = run  # type: ignore[method-assign]
+    general = await LIBRARY_GENERAL.execute(
+        query, variable_values=variables, context_value={"shelves": Loader(_load_shelves)}
+    )
+    return fast, general
+
+
+NESTED = """
+query ($withPages: Boolean!) {
+  shelves {
+    __typename
+    position
+    books(first: 2) {
+      name
+      pages @include(if: $withPages)
+      shelf { name ...Where }
+      again: shelf { position }
+    }
+    name
+  }
+}
+fragment Where on Shelf { position }
+"""
+
+
+async def test_a_nested_query_answers_as_graphql_core_does() -> None:
+    calls = Calls()
+    fast, general = await library(NESTED, {"withPages": True}, calls=calls)
+
+    assert (calls.completed, calls.fell_back) == (1, 0)
+    assert fast.errors is None
+    assert general.errors is None
+    assert fast.data == general.data
+    book = fast.data["shelves"][1]["books"][0]
+    assert book == {
+        "name": "s1/1",
+        "pages": 100,
+        "shelf": {"name": "s1", "position": 1},
+        "again": {"position": 1},
+    }
+    # The response keeps the selection's order, resolvers and plain fields mixed.
+    assert list(fast.data["shelves"][0]) == ["__typename", "position", "books", "name"]
+    assert list(book) == ["name", "pages", "shelf", "again"]
+
+
+async def test_a_depth_of_objects_loads_in_one_batch() -> None:
+    shelf_of.batches.clear()
+    await library(NESTED, {"withPages": False})
+    fast_batches = list(shelf_of.batches[: len(shelf_of.batches) // 2])
+
+    # Three shelves' books, then one load for the six books' shelves (both fields).
+    loads = [batch for batch in fast_batches if isinstance(batch, tuple)]
+    assert loads == [("load", ("s0", "s1", "s2"))]
+
+
+async def test_abstract_types_resolve_to_their_object_types() -> None:
+    query = "{ things { __typename name ... on Shelf { position } ... on Book { pages } } }"
+    calls = Calls()
+    fast, general = await library(query, calls=calls)
+
+    assert (calls.completed, calls.fell_back) == (1, 0)
+    assert (
+        fast.data
+        == general.data
+        == {
+            "things": [
+                {"__typename": "Shelf", "name": "s9", "position": 9},
+                {"__typename": "Book", "name": "s9/1", "pages": 1},
+            ]
+        }
+    )
+
+
+async def test_a_resolver_error_is_reported_by_graphql_core_located() -> None:
+    calls = Calls()
+    fast, general = await library(
+        "{ shelves(count: 1) { books(first: 2) { name fails } } }", calls=calls
+    )
+
+    assert (calls.completed, calls.fell_back) == (0, 1)
+    assert fast.data == general.data
+    assert fast.data["shelves"][0]["books"][1] == {"name": "s0/2", "fails": None}
+    assert [e.formatted for e in fast.errors] == [e.formatted for e in general.errors]
+    assert [e.path for e in fast.errors] == [
+        ["shelves", 0, "books", 0, "fails"],
+        ["shelves", 0, "books", 1, "fails"],
+    ]
+
+
+async def test_nulls_and_introspection() -> None:
+    calls = Calls()
+    fast, general = await library("{ maybe { name } shelves(count: 0) { name } }", calls=calls)
+    assert fast.data == general.data == {"maybe": None, "shelves": []}
+    assert (calls.completed, calls.fell_back) == (1, 0)
+
+    fast, general = await library("{ __schema { queryType { name } } }", calls=calls)
+    assert fast.data == general.data == {"__schema": {"queryType": {"name": "LibraryQuery"}}}
+    assert calls.fell_back == 1
+
+
+@strawberry.type
+class Raising:
+    @strawberry.field
+    async def slow(self) -> int:
+        return 1
+
+    @strawberry.field
+    def fails_at_once(self) -> int:
+        raise ValueError("no")
+
+
+@strawberry.type
+class RaisingQuery:
+    @strawberry.field
+    def items(self) -> list[Raising]:
+        return [Raising(), Raising()]
+
+
+async def test_a_resolver_raising_before_the_others_are_awaited_leaves_no_coroutine() -> None:
+    import gc
+    import warnings
+
+    schema = strawberry.Schema(query=RaisingQuery, execution_context_class=ExecutionContext)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = await schema.execute("{ items { slow failsAtOnce } }")
+        errors = [e.formatted for e in result.errors or []]
+        del result
+        gc.collect()
+
+    # A coroutine never awaited warns when it is collected.
+    assert [str(w.message) for w in caught] == []
+    general = await strawberry.Schema(
+        query=RaisingQuery, execution_context_class=StrawberryGraphQLCoreExecutionContext
+    ).execute("{ items { slow failsAtOnce } }")
+    assert errors == [e.formatted for e in general.errors or []]
+    assert errors[0]["path"] == ["items", 0, "failsAtOnce"]
