@@ -27,7 +27,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from resolvers.errors import QueryTooComplex
-from schema.measure import Measure, measure
+from schema.measure import Measure, MeasureCache
 
 MAX_DOCUMENT_LENGTH = 32_768  # code points of the query text
 MAX_TOKENS = 1_000  # lexical tokens, and separately comments
@@ -146,6 +146,10 @@ def violations(found: Measure) -> list[GraphQLError]:
     return errors
 
 
+# Documents repeat; most of their variables do not change what they measure.
+_measures = MeasureCache()
+
+
 class QueryLimits(SchemaExtension):
     """Parses with the length and token limits, refuses documents past the depth, alias
     and cost limits before validation runs (graphql-core's validation is itself costly on
@@ -167,7 +171,9 @@ class QueryLimits(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
         assert ctx.graphql_document is not None  # validation follows a successful parse
-        found = measure(ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables)
+        found = _measures.measure(
+            ctx.schema._schema, ctx.graphql_document, ctx.operation_name, ctx.variables
+        )
         self._cost = found.cost
         # Strawberry skips its own validation when the errors are already known.
         ctx.pre_execution_errors = violations(found) or list(

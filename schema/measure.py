@@ -11,6 +11,7 @@ depth and aliases bound them.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,10 +71,14 @@ def measure(
     and types and fragment cycles (a cycle adds nothing; validation rejects it). Linear in
     the size of the document: each fragment is measured once, however often it is spread."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    chosen = next(
+    chosen = _chosen(operations, operation_name)
+    return _measure(schema, document, _Arguments(chosen, variables or {}))
+
+
+def _chosen(
+    operations: list[OperationDefinitionNode], operation_name: str | None
+) -> OperationDefinitionNode | None:
+    return next(
         (
             op
             for op in operations
@@ -81,7 +86,15 @@ def measure(
         ),
         None,
     )
-    walker = _Walker(schema, _Arguments(chosen, variables or {}))
+
+
+def _measure(schema: GraphQLSchema, document: DocumentNode, arguments: _Arguments) -> Measure:
+    chosen = arguments.operation
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    walker = _Walker(schema, arguments)
     others = [walker.walk(op.selection_set, None) for op in operations if op is not chosen]
     local = {
         name: walker.walk(
@@ -131,10 +144,12 @@ class _Part:
 
 @dataclass(frozen=True, slots=True)
 class _Arguments:
-    """Reads integer and list arguments, from literals or the operation's variables."""
+    """Reads integer and list arguments, from literals or the operation's variables.
+    `read` records each variable read and what was found: (name, given, value)."""
 
     operation: OperationDefinitionNode | None
     variables: Mapping[str, Any]
+    read: list[tuple[str, bool, Any]] = field(default_factory=list)
 
     def value(self, node: ValueNode | None) -> Any:
         if node is None or isinstance(node, NullValueNode):
@@ -145,7 +160,9 @@ class _Arguments:
             return list(node.values)
         if isinstance(node, VariableNode):
             name = node.name.value
-            if name in self.variables:
+            given = name in self.variables
+            self.read.append((name, given, self.variables.get(name)))
+            if given:
                 return self.variables[name]
             definitions = self.operation.variable_definitions if self.operation else None
             for definition in definitions or ():
@@ -303,3 +320,52 @@ def _fragment_totals(local: dict[str, _Part]) -> dict[str, tuple[int, int]]:
                 cost += times * child_cost
             totals[name] = (depth, cost)
     return totals
+
+
+class MeasureCache:
+    """measure(), remembered per document and operation together with the variables it
+    read: a client repeats its documents with new variables, and most variables (an id, a
+    search) do not change the measure. Documents are keyed by identity, which the parse
+    cache makes one object per text; an entry keeps its document alive so that the
+    identity is not reused."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._entries: OrderedDict[
+            tuple[int, str | None],
+            tuple[DocumentNode, list[tuple[str, bool, Any]], Measure],
+        ] = OrderedDict()
+
+    def measure(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation_name: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+    ) -> Measure:
+        given = variables or {}
+        key = (id(document), operation_name)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is document and _same(entry[1], given):
+            self._entries.move_to_end(key)
+            return entry[2]
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        arguments = _Arguments(_chosen(operations, operation_name), given)
+        found = _measure(schema, document, arguments)
+        self._entries[key] = (document, arguments.read, found)
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return found
+
+
+def _same(read: list[tuple[str, bool, Any]], variables: Mapping[str, Any]) -> bool:
+    for name, given, value in read:
+        if (name in variables) != given:
+            return False
+        if given:
+            now = variables[name]
+            # 100 and 100.0 and True compare equal in Python but not as page sizes.
+            if type(now) is not type(value) or now != value:
+                return False
+    return True

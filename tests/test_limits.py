@@ -442,3 +442,39 @@ async def test_batches_are_not_accepted(client: httpx.AsyncClient, demo_org: Org
     assert response.status_code == 400
     assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["BAD_REQUEST"]
     assert "data" not in response.json()
+
+
+async def test_a_remembered_measure_follows_the_variables_that_change_it(demo_org: Org) -> None:
+    # The same document, in turn with a page size that fits, one that does not, and the
+    # first again: each is measured with its own variables.
+    for size, refused in [(2, False), (100, True), (2, False), (1e2, True), (100, True)]:
+        reply = await demo_org.agent(PAGES_BY_VARIABLE, {"size": size})
+        if refused:
+            _refused(reply, "cost")
+        else:
+            assert reply.body["extensions"]["cost"]["requested"] == 2 + 2 * 2
+
+
+def test_variables_that_do_not_change_the_measure_reuse_it() -> None:
+    from schema import schema as built
+    from schema.measure import MeasureCache
+
+    cache = MeasureCache(size=2)
+    document = limits.parse_document(CONTACT_PANEL)
+    assert not isinstance(document, Exception)
+    graphql_schema = built._schema
+
+    first = cache.measure(graphql_schema, document, None, {"id": "Q29udGFjdDox"})
+    again = cache.measure(graphql_schema, document, None, {"id": "Q29udGFjdDoy"})
+    queue = limits.parse_document(QUEUE)
+    assert not isinstance(queue, Exception)
+    small = cache.measure(graphql_schema, queue, None, {"first": 5})
+    large = cache.measure(graphql_schema, queue, None, {"first": 50})
+    as_float = cache.measure(graphql_schema, queue, None, {"first": 50.0})
+    unset = cache.measure(graphql_schema, queue, None, {})
+
+    assert again is first  # the id is not read
+    assert small.cost < large.cost
+    assert as_float == large
+    assert as_float is not large  # 50.0 is not taken for 50 without measuring
+    assert unset.cost == small.cost * 20 // 5  # the default page of 20
