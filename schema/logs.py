@@ -15,6 +15,8 @@ import re
 from datetime import UTC, datetime
 from types import TracebackType
 
+import orjson
+
 LOG_FORMAT_ENV = "LOG_FORMAT"
 FORMATS = ("json", "text")
 
@@ -75,7 +77,12 @@ class JsonFormatter(_Redacting):
         exception = self.exception(record)
         if exception is not None:
             entry["exception"] = exception
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        try:
+            # A line per request: orjson is several times faster than json.
+            return orjson.dumps(entry, default=str).decode()
+        except (orjson.JSONEncodeError, UnicodeDecodeError):
+            # What orjson refuses (a lone surrogate, an integer past 64 bits) json writes.
+            return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 class TextFormatter(_Redacting):

@@ -107,3 +107,27 @@ def test_serve_turns_uvicorns_access_log_off(
         thread.submit(server.serve, argparse.Namespace(**{**vars(args), "workers": 2})).result()
 
     assert [(call["access_log"], call["log_config"]) for call in calls] == [(False, None)] * 2
+
+
+@pytest.mark.parametrize(
+    ("message", "extra"),
+    [
+        ("plain", 7),
+        ("é 😀 and a lone \ud800 surrogate", 7),  # orjson refuses the surrogate
+        ("an integer past 64 bits", 2**70),  # and the integer
+    ],
+    ids=["plain", "surrogate", "big-int"],
+)
+def test_a_json_line_is_written_whatever_the_values(message: str, extra: int) -> None:
+    import json
+
+    record = logging.LogRecord("inbox.http", logging.INFO, __file__, 1, message, None, None)
+    record.request_id = "r-1"
+    record.sql_statements = extra
+
+    entry = json.loads(JsonFormatter().format(record))
+
+    assert entry["message"] == message
+    assert entry["level"] == "INFO"
+    assert entry["logger"] == "inbox.http"
+    assert entry["sql_statements"] == extra
