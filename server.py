@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -88,6 +89,25 @@ class Settings:
         )
 
 
+# Allocations between collections of the youngest generation (CPython's default is 700).
+# A queue page allocates some 50,000 objects; at 700 the collector runs about 70 times per
+# request and promotes the request's own live objects into older generations, which then
+# fill and are scanned in full.
+GC_YOUNGEST_THRESHOLD = 10_000
+
+
+def tune_garbage_collection() -> None:
+    """Once the app is built: moves everything alive (modules, the schema, the app) out of
+    the collector's sight, since it lives as long as the process, and collects the
+    youngest generation less often. A full collection then scans what requests
+    allocated, not the whole program, and fewer collections run: together about a fifth
+    of a queue page's CPU in the measurements this was tuned with."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNGEST_THRESHOLD, older, oldest)
+
+
 def create_app(
     settings: Settings | None = None, *, clock: Callable[[], float] = time.monotonic
 ) -> Starlette:
@@ -104,6 +124,7 @@ def create_app(
         app.state.pool = await pool.create_pool(
             settings.app_database_url, max_size=settings.pool_size
         )
+        tune_garbage_collection()
         try:
             yield
         finally:

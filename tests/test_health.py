@@ -56,3 +56,14 @@ async def test_readyz_fails_fast_once_the_database_is_gone(server_url: str) -> N
     assert ready.json() == {"status": "unavailable"}
     assert elapsed < 3
     assert healthy.status_code == 200
+
+
+async def test_the_running_app_collects_garbage_less_often(client: httpx.AsyncClient) -> None:
+    import gc
+
+    import server
+
+    # The app fixture has started: what it built is frozen out of the collector's sight.
+    assert gc.get_threshold()[0] == server.GC_YOUNGEST_THRESHOLD
+    assert gc.get_freeze_count() > 10_000
+    assert (await client.get("/healthz")).status_code == 200
