@@ -66,7 +66,8 @@ class Unsupported(Exception):
 Serialize = Callable[[Any], Any]
 Info = GraphQLResolveInfo[Any] | None
 Following = dict[tuple[GraphQLObjectType, int], "_Batch"]
-Complete = Callable[[Any, Path, Info, Following], Any]
+# (value, its path or None where no path is needed, the field's info, the next depth)
+Complete = Callable[[Any, Path | None, Info, Following], Any]
 
 
 def _coerce(leaf: GraphQLLeafType) -> Serialize:
@@ -185,7 +186,8 @@ class LevelExecution:
         self.schema = executor.schema
         self.is_awaitable = executor.is_awaitable
         self.type_resolver = executor.type_resolver
-        self._completers: dict[tuple[GraphQLOutputType, int], Complete] = {}
+        self._completers: dict[tuple[GraphQLOutputType, int], tuple[Complete, bool]] = {}
+        self._paths_needed: dict[tuple[GraphQLObjectType, int], bool] = {}
 
     async def run(self, root_type: GraphQLObjectType, field_set: dict[str, Any]) -> dict[str, Any]:
         root = _Batch(root_type, field_set)
@@ -235,15 +237,18 @@ class LevelExecution:
         await self._settle(fields)
         following: Following = {}
         for field in fields:
-            complete = self._completer(field.return_type, field.details)
+            complete, paths = self._completer(field.return_type, field.details)
             name = field.name
             if field.infos:
                 for result, value, info in zip(results, field.values, field.infos, strict=True):
                     result[name] = complete(value, info.path, info, following)
-            else:
+            elif paths:
                 type_name = object_type.name
                 for result, value, path in zip(results, field.values, batch.paths, strict=True):
                     result[name] = complete(value, Path(path, name, type_name), None, following)
+            else:
+                for result, value in zip(results, field.values, strict=True):
+                    result[name] = complete(value, None, None, following)
         if len(following) == 1:
             await self._execute(next(iter(following.values())))
         elif following:
@@ -350,58 +355,92 @@ class LevelExecution:
         for (values, index), value in zip(waiting, settled, strict=True):
             values[index] = value
 
-    def _completer(self, return_type: GraphQLOutputType, details: list[FieldDetails]) -> Complete:
+    def _completer(
+        self, return_type: GraphQLOutputType, details: list[FieldDetails]
+    ) -> tuple[Complete, bool]:
         """The completion of values of `return_type` for the field `details`, built once
         per execution: graphql-core's complete_value, with the type's structure decided
-        in advance instead of for every value."""
+        in advance instead of for every value. The flag tells whether it needs the
+        values' paths (see _needs_paths); without it, it is given None."""
         key = (return_type, id(details))
         found = self._completers.get(key)
         if found is None:
             found = self._completers[key] = self._build_completer(return_type, details)
         return found
 
+    def _needs_paths(self, object_type: GraphQLObjectType, details: list[FieldDetails]) -> bool:
+        """Whether completing objects of this type with this selection hands a path to
+        anything: a resolver's info, is_type_of or resolve_type, at any depth below. The
+        paths of a page's attributes, say, are never read, and not made."""
+        key = (object_type, id(details))
+        found = self._paths_needed.get(key)
+        if found is not None:
+            return found
+        found = False
+        field_set = self.executor.collect_subfields(object_type, details).grouped_field_set
+        for sub_details in field_set.values():
+            name = sub_details[0].node.name.value
+            if name == "__typename":
+                continue
+            field = object_type.fields.get(name)
+            if field is None or _attribute(object_type, name, field) is None:
+                found = True  # a resolver's info, or introspection
+            elif _needs_info(field.type):
+                found = True
+            else:
+                named = get_named_type(field.type)
+                found = isinstance(named, GraphQLObjectType) and self._needs_paths(
+                    named, sub_details
+                )
+            if found:
+                break
+        self._paths_needed[key] = found
+        return found
+
     def _build_completer(
         self, return_type: GraphQLOutputType, details: list[FieldDetails]
-    ) -> Complete:
+    ) -> tuple[Complete, bool]:
         is_awaitable = self.is_awaitable
 
         def unusual(value: Any) -> bool:
             return isinstance(value, Exception) or is_awaitable(value)
 
         if isinstance(return_type, GraphQLNonNull):
-            inner = self._build_completer(return_type.of_type, details)
+            inner, inner_paths = self._build_completer(return_type.of_type, details)
 
-            def non_null(value: Any, path: Path, info: Info, following: Following) -> Any:
+            def non_null(value: Any, path: Path | None, info: Info, following: Following) -> Any:
                 if value is None or value is Undefined:
                     raise Unsupported
                 return inner(value, path, info, following)
 
-            return non_null
+            return non_null, inner_paths
         if isinstance(return_type, GraphQLList):
-            item = self._build_completer(return_type.of_type, details)
+            item, item_paths = self._build_completer(return_type.of_type, details)
 
-            def list_of(value: Any, path: Path, info: Info, following: Following) -> Any:
+            def list_of(value: Any, path: Path | None, info: Info, following: Following) -> Any:
                 if value is None or value is Undefined:
                     return None
                 if type(value) is not list and (unusual(value) or not is_iterable(value)):
                     raise Unsupported
+                if not item_paths:
+                    return [item(element, path, info, following) for element in value]
                 return [
                     item(element, Path(path, index, None), info, following)
                     for index, element in enumerate(value)
                 ]
 
-            return list_of
+            return list_of, item_paths
         if is_leaf_type(return_type):
             serialize = _serializer(return_type)
 
-            def leaf(value: Any, path: Path, info: Info, following: Following) -> Any:
+            def leaf(value: Any, path: Path | None, info: Info, following: Following) -> Any:
                 if value is None or value is Undefined:
                     return None
                 if unusual(value):
                     raise Unsupported
                 return serialize(value)
 
-            return leaf
+            return leaf, False
         executor = self.executor
         abstract = is_abstract_type(return_type)
         # Classes whose instances were seen to be plain values: neither an error nor
@@ -409,7 +448,7 @@ class LevelExecution:
         plain: set[type] = set()
         concrete_key = (cast(GraphQLObjectType, return_type), id(details))
 
-        def object_of(value: Any, path: Path, info: Info, following: Following) -> Any:
+        def object_of(value: Any, path: Path | None, info: Info, following: Following) -> Any:
             if value is None or value is Undefined:
                 return None
             cls = type(value)
@@ -444,7 +483,8 @@ class LevelExecution:
             batch.paths.append(path)
             return result
 
-        return object_of
+        paths = abstract or self._needs_paths(cast(GraphQLObjectType, return_type), details)
+        return object_of, paths
 
     def _runtime_type(
         self, abstract_type: GraphQLAbstractType, value: Any, info: GraphQLResolveInfo[Any]

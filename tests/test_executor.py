@@ -167,6 +167,10 @@ class Book(Named):
     async def fails(self) -> str | None:
         raise ValueError("the book is out on loan")
 
+    @strawberry.field
+    def where(self, info: strawberry.Info) -> str:
+        return ".".join(str(key) for key in info.path.as_list())
+
 
 class ShelfCalls:
     def __init__(self) -> None:
@@ -367,3 +371,17 @@ async def test_a_resolver_raising_before_the_others_are_awaited_leaves_no_corout
     ).execute("{ items { slow failsAtOnce } }")
     assert errors == [e.formatted for e in general.errors or []]
     assert errors[0]["path"] == ["items", 0, "failsAtOnce"]
+
+
+async def test_resolvers_see_their_paths_through_lists_and_plain_fields() -> None:
+    query = (
+        "{ shelves(count: 2) { books(first: 2) { where shelf { books(first: 1) { where } } } } }"
+    )
+    calls = Calls()
+    fast, general = await library(query, calls=calls)
+
+    assert (calls.completed, calls.fell_back) == (1, 0)
+    assert fast.data == general.data
+    book = fast.data["shelves"][1]["books"][1]
+    assert book["where"] == "shelves.1.books.1.where"
+    assert book["shelf"]["books"][0]["where"] == "shelves.1.books.1.shelf.books.0.where"
