@@ -351,6 +351,18 @@ async def test_contacts_with_the_same_name_page_in_id_order(
         assert forwards == backwards == expected
 
 
+async def test_names_beyond_ascii_page_both_ways(owner: asyncpg.Connection, demo_org: Org) -> None:
+    # Cursors carry the name of their row: accents, other scripts and emoji included.
+    names = ["Zoë", "Åsa", "Émile", "Łukasz", "Ümit", "Ђорђе", "李雷", "😀 Bob", "e\u0301 Mia"]
+    for n, name in enumerate(names * 2):
+        await add_contact(owner, demo_org.id, name=name, handle=f"intl{n}")
+    expected = await _contact_ids_by_name(owner, demo_org.id)
+
+    for size in (3, 5):
+        forwards, backwards = await _walk(demo_org.agent, CONTACTS, {}, size=size)
+        assert forwards == backwards == expected
+
+
 async def test_conversations_with_equal_sort_keys_page_in_id_order(
     owner: asyncpg.Connection, demo_org: Org
 ) -> None:
