@@ -9,6 +9,7 @@ from datetime import datetime
 import asyncpg
 
 from db.organizations import Organization
+from db.records import instances
 
 
 class AgentEmailTaken(Exception):
@@ -95,7 +96,7 @@ async def agents_by_ids(
         organization_id,
         ids,
     )
-    return [Agent(**row) for row in rows]
+    return instances(Agent, rows)
 
 
 async def list_agents(conn: asyncpg.Connection, organization_id: int) -> list[Agent]:
@@ -104,4 +105,4 @@ async def list_agents(conn: asyncpg.Connection, organization_id: int) -> list[Ag
         f"SELECT {_COLUMNS} FROM agents WHERE organization_id = $1 ORDER BY id",
         organization_id,
     )
-    return [Agent(**row) for row in rows]
+    return instances(Agent, rows)

@@ -8,6 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
+from db.records import instances
+
 
 @dataclass(frozen=True, slots=True)
 class AttributeDefinition:
@@ -53,7 +55,7 @@ async def definitions_of_organization(
         " ORDER BY position, id",
         organization_id,
     )
-    return [AttributeDefinition(**row) for row in rows]
+    return instances(AttributeDefinition, rows)
 
 
 async def values_by_contact_ids(
@@ -65,7 +67,7 @@ async def values_by_contact_ids(
         organization_id,
         contact_ids,
     )
-    return [AttributeValue(**row) for row in rows]
+    return instances(AttributeValue, rows)
 
 
 # Writes.

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from db.keyset import Key, Window, in_order, page_sql
+from db.records import instances
 from db.teams import VipGroup
 
 
@@ -133,7 +134,7 @@ async def page_contacts(
             window.from_end,
             window.limit,
         )
-        return [Contact(**row) for row in rows]
+        return instances(Contact, rows)
     filter_sql, filter_params = _filter_sql(where, 2)
     page = page_sql(ORDER_KEY, descending=False, window=window, first_param=2 + len(filter_params))
     rows = await conn.fetch(
@@ -143,7 +144,7 @@ async def page_contacts(
         *filter_params,
         *page.params,
     )
-    return in_order([Contact(**row) for row in rows], window)
+    return in_order(instances(Contact, rows), window)
 
 
 async def count_contacts(

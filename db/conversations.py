@@ -12,6 +12,7 @@ import asyncpg
 from db import contacts as contacts_db
 from db.contacts import Contact
 from db.keyset import Window, in_order, page_sql
+from db.records import instances
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ async def conversations_by_ids(
         organization_id,
         ids,
     )
-    return [Conversation(**row) for row in rows]
+    return instances(Conversation, rows)
 
 
 async def page_conversations(
@@ -173,7 +174,7 @@ async def messages_by_ids(
         organization_id,
         ids,
     )
-    return [Message(**row) for row in rows]
+    return instances(Message, rows)
 
 
 async def page_messages_of_conversations(
@@ -226,4 +227,4 @@ async def last_messages_of_conversations(
         organization_id,
         conversation_ids,
     )
-    return [Message(**row) for row in rows]
+    return instances(Message, rows)

@@ -10,6 +10,7 @@ import asyncpg
 
 from db.agents import Agent
 from db.keyset import Window, in_order, page_sql
+from db.records import instances
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ async def notes_by_ids(
         organization_id,
         ids,
     )
-    return [Note(**row) for row in rows]
+    return instances(Note, rows)
 
 
 _AUTHOR_COLUMNS = ", ".join(
@@ -127,7 +128,7 @@ async def revisions_by_note_ids(
         organization_id,
         note_ids,
     )
-    return [NoteRevision(**row) for row in rows]
+    return instances(NoteRevision, rows)
 
 
 # Inserts a note only when its parent exists in the organisation: no row means no parent.

@@ -8,6 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
+from db.records import instances
+
 
 @dataclass(frozen=True, slots=True)
 class Team:
@@ -40,7 +42,7 @@ async def teams_by_ids(
         organization_id,
         ids,
     )
-    return [Team(**row) for row in rows]
+    return instances(Team, rows)
 
 
 async def teams_of_organization(conn: asyncpg.Connection, organization_id: int) -> list[Team]:
@@ -49,7 +51,7 @@ async def teams_of_organization(conn: asyncpg.Connection, organization_id: int) 
         f"SELECT {_TEAM} FROM teams WHERE organization_id = $1 ORDER BY lower(name), id",
         organization_id,
     )
-    return [Team(**row) for row in rows]
+    return instances(Team, rows)
 
 
 async def vip_groups_by_ids(
@@ -61,7 +63,7 @@ async def vip_groups_by_ids(
         organization_id,
         ids,
     )
-    return [VipGroup(**row) for row in rows]
+    return instances(VipGroup, rows)
 
 
 async def vip_groups_of_organization(
@@ -73,7 +75,7 @@ async def vip_groups_of_organization(
         " ORDER BY priority DESC, lower(name), id",
         organization_id,
     )
-    return [VipGroup(**row) for row in rows]
+    return instances(VipGroup, rows)
 
 
 # Writes.
@@ -108,7 +110,7 @@ async def vip_groups_for_share(
         organization_id,
         ids,
     )
-    return [VipGroup(**row) for row in rows]
+    return instances(VipGroup, rows)
 
 
 async def create_vip_group(
