@@ -82,7 +82,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if collected.new_defer_usages:
                 raise Unsupported
             data = await LevelExecution(self).run(root_type, collected.grouped_field_set)
-        except (Unsupported, RecursionError):
+        except Exception:  # Unsupported, and anything unforeseen: graphql-core answers
             pass  # not run again in here: its errors would keep this attempt's as context
         else:
             return self.build_response(data)

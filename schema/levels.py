@@ -112,7 +112,12 @@ def serializer(leaf: GraphQLLeafType) -> Serialize:
             for name, value in leaf.values.items()
             if value.value == member.value
         }
-        return lambda value: names[value] if type(value) is wrapped else coerce(value)
+
+        def enum_name(value: Any) -> Any:
+            name = names.get(value) if type(value) is wrapped else None
+            return coerce(value) if name is None else name
+
+        return enum_name
     return coerce
 
 
