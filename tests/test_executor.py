@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+import pytest
 import strawberry
 from aiodataloader import DataLoader
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -385,3 +386,18 @@ async def test_resolvers_see_their_paths_through_lists_and_plain_fields() -> Non
     book = fast.data["shelves"][1]["books"][1]
     assert book["where"] == "shelves.1.books.1.where"
     assert book["shelf"]["books"][0]["where"] == "shelves.1.books.1.shelf.books.0.where"
+
+
+async def test_an_unforeseen_failure_of_level_execution_is_answered_by_graphql_core(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from schema import levels
+
+    async def broken(self: levels.LevelExecution, batch: Any) -> None:
+        raise TypeError("a defect")
+
+    monkeypatch.setattr(levels.LevelExecution, "_execute", broken)
+    fast, general = await library(NESTED, {"withPages": True})
+
+    assert fast.errors is None
+    assert fast.data == general.data
