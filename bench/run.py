@@ -595,8 +595,25 @@ def _os_name() -> str:
     return platform.system()
 
 
+def _code_version() -> str:
+    """The commit measured, marked "+changes" when files other than the results differ
+    from it; "unknown" outside a git checkout."""
+    git = ["git", "-C", str(BENCH_DIR.parent)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        return "unknown"
+    results = [":!bench/RESULTS.md", ":!bench/results"]
+    changed = subprocess.run(
+        [*git, "status", "--porcelain", "--untracked-files=no", "--", ".", *results],
+        capture_output=True,
+        text=True,
+    )
+    return head.stdout.strip() + ("+changes" if changed.stdout.strip() else "")
+
+
 def _versions(postgresql: str) -> dict[str, str]:
-    versions = {"python": platform.python_version(), "postgresql": postgresql}
+    versions = {"inbox": _code_version(), "python": platform.python_version()}
+    versions["postgresql"] = postgresql
     for package in (
         "strawberry-graphql",
         "graphql-core",
