@@ -13,6 +13,7 @@ locations are exactly as without this.
 
 from __future__ import annotations
 
+from types import CoroutineType
 from typing import Any, ClassVar
 
 from graphql import (
@@ -24,11 +25,14 @@ from graphql import (
     is_leaf_type,
 )
 from graphql.execution.collect_fields import collect_fields
+from graphql.execution.middleware import MiddlewareManager
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-from schema.levels import LevelExecution, Unsupported
+from schema.levels import LevelExecution, Unsupported, replay
+
+_MISSING = object()  # an attribute the object does not have
 
 # (attribute to read, type to coerce the value with, whether null is an error), or None
 # when the field needs the general path.
@@ -44,6 +48,8 @@ def _plan(parent_type: GraphQLObjectType, field_name: str) -> Plan:
     # attribute is all Strawberry would do.
     if not getattr(definition, "is_basic_field", False):
         return None
+    if getattr(definition, "default_resolver", None) is not getattr:
+        return None  # the schema configured another default resolver
     python_name = getattr(definition, "python_name", None)
     non_null = isinstance(field.type, GraphQLNonNull)
     output = field.type.of_type if non_null else field.type
@@ -70,6 +76,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
     async def _execute_by_levels(self) -> Any:
         root_type = self.schema.query_type
         assert root_type is not None  # validation refuses a query otherwise
+        levels = LevelExecution(self)
         try:
             collected = collect_fields(
                 self.schema,
@@ -81,14 +88,25 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             )
             if collected.new_defer_usages:
                 raise Unsupported
-            data = await LevelExecution(self).run(root_type, collected.grouped_field_set)
+            data = await levels.run(root_type, collected.grouped_field_set)
         except Exception:  # Unsupported, and anything unforeseen: graphql-core answers
             pass  # not run again in here: its errors would keep this attempt's as context
         else:
             return self.build_response(data)
-        # Executed again, the graphql-core way, to report the errors exactly.
-        result = super().execute_operation()
-        return await result if self.is_awaitable(result) else result
+        # Executed again, the graphql-core way, to report the errors exactly; what the
+        # resolvers already gave is replayed to it, not asked for again.
+        recorded = levels.recorded
+        if recorded:
+            self.middleware_manager = MiddlewareManager(replay(recorded))
+        try:
+            result = super().execute_operation()
+            return await result if self.is_awaitable(result) else result
+        finally:
+            # What graphql-core did not ask for again (an error ended the list it was in)
+            # was never started: it is closed, not left to warn.
+            for ok, value in recorded.values():
+                if ok and isinstance(value, CoroutineType):
+                    value.close()
 
     # Plans depend on the schema alone, which is built once per process.
     _plans: ClassVar[dict[tuple[GraphQLObjectType, str], Plan]] = {}
@@ -98,6 +116,11 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if key not in self._plans:
             self._plans[key] = _plan(parent_type, field_name)
         return self._plans[key]
+
+    def _unusual(self, value: Any) -> bool:
+        """For the general path: an attribute missing, an error to locate, a value to
+        await."""
+        return value is _MISSING or isinstance(value, Exception) or self.is_awaitable(value)
 
     def _no_middleware(self) -> bool:
         # Strawberry passes a manager on every request; only one with middleware matters.
@@ -126,12 +149,14 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 if plan is None:
                     break
                 attribute, leaf, non_null = plan
-                value = getattr(source_value, attribute, None)
-                if value is None:
+                value = getattr(source_value, attribute, _MISSING)
+                if value is None or value is Undefined:
                     if non_null:
                         break
                     results[response_name] = None
                     continue
+                if self._unusual(value):
+                    break
                 try:
                     coerced = leaf.coerce_output_value(value)
                 except Exception:  # the general path reports it, located
@@ -158,8 +183,8 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             plan = self._plan_of(parent_type, node.name.value)
             if plan is not None:
                 attribute, leaf, _ = plan
-                value = getattr(source, attribute, None)
-                if value is not None:
+                value = getattr(source, attribute, _MISSING)
+                if value is not None and value is not Undefined and not self._unusual(value):
                     try:
                         coerced = leaf.coerce_output_value(value)
                     except Exception:  # the general path reports it, located

@@ -7,7 +7,8 @@ conversations, their contacts and twelve attributes each is some 750 objects and
 fields, and that bookkeeping costs several times what the resolvers themselves do.
 
 Here the objects of one type and selection at one depth form a batch. For each field of
-the batch the arguments are coerced once, each object's resolver is called, and the
+the batch the arguments are coerced once (for each call where they hold list or object
+literals, which a resolver may change), each object's resolver is called, and the
 awaitables of every field of the batch are awaited together, so that the loaders they
 call see all of their keys in the same tick, as they would under graphql-core. Then the
 values are completed into the response: leaves serialised in place, and objects gathered
@@ -16,19 +17,26 @@ into the batches of the next depth, which run concurrently for the same reason.
 The resolvers, their `info`, arguments, `is_type_of` and `resolve_type` are graphql-core's
 and Strawberry's own; what changes is the order of the work, not what it does. What this
 does not cover it does not imitate: a resolver that raises, a null in a non-null
-position, a value a leaf type refuses, an awaitable list item, introspection's meta
-fields. On any of those `Unsupported` is raised, and the caller executes the whole
-operation again with graphql-core, which reports the error exactly, located, and with
-the partial data the specification asks for. Only queries run here, so running one again
-reads again and changes nothing; what the first attempt loaded is still in the loaders.
+position, a value a leaf type refuses, an awaitable where a plain value was expected,
+introspection's meta fields. On any of those `Unsupported` is raised, and the caller
+executes the whole operation again with graphql-core, which reports the error exactly,
+located, and with the partial data the specification asks for. Only queries run here.
+The second attempt does not call again a resolver the first one called: what it gave, or
+the exception it raised, is replayed (see `replay`), so no work is done twice and a
+failed statement does not fail the statements of other fields a second time.
+
+One difference remains, by design: a resolver runs after every resolver of the depth
+above has finished, so a context variable one resolver sets is not seen by the
+resolvers of its children, as it may be under graphql-core. This schema's resolvers
+share nothing that way (the request's state is in `info.context`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from enum import Enum
-from types import CoroutineType, GeneratorType
+from types import GeneratorType
 from typing import TYPE_CHECKING, Any, cast
 
 from graphql import (
@@ -41,6 +49,8 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    ListValueNode,
+    ObjectValueNode,
     Undefined,
     get_named_type,
     is_abstract_type,
@@ -141,7 +151,11 @@ def _attribute(parent_type: GraphQLObjectType, name: str, field: GraphQLField) -
         found = None
         if getattr(field.resolve, "_is_default", False):
             definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-            if getattr(definition, "is_basic_field", False):
+            # Read with getattr: unless the schema configured another default resolver.
+            if (
+                getattr(definition, "is_basic_field", False)
+                and getattr(definition, "default_resolver", None) is getattr
+            ):
                 found = getattr(definition, "python_name", None)
         _attributes[key] = found
     return _attributes[key]
@@ -192,6 +206,9 @@ class LevelExecution:
         self.is_awaitable = executor.is_awaitable
         self.type_resolver = executor.type_resolver
         self._completers: dict[tuple[GraphQLOutputType, int], tuple[Complete, bool]] = {}
+        # What each resolver called gave, by path: its value (True) or its exception
+        # (False), settled where it was awaited. See replay().
+        self.recorded: dict[Path, tuple[bool, Any]] = {}
         self._paths_needed: dict[tuple[GraphQLObjectType, int], bool] = {}
 
     async def run(self, root_type: GraphQLObjectType, field_set: dict[str, Any]) -> dict[str, Any]:
@@ -234,11 +251,7 @@ class LevelExecution:
                 )
                 fields.append(_Field(response_name, field.type, details, values, infos))
                 continue
-            try:
-                fields.append(self._resolve(batch, response_name, field, details))
-            except Unsupported:
-                _discard(fields)
-                raise
+            fields.append(self._resolve(batch, response_name, field, details))
         await self._settle(fields)
         following: Following = {}
         for field in fields:
@@ -257,7 +270,7 @@ class LevelExecution:
         if len(following) == 1:
             await self._execute(next(iter(following.values())))
         elif following:
-            await _together(self._execute(child) for child in following.values())
+            await _together([self._execute(child) for child in following.values()])
 
     def _leaves(
         self,
@@ -275,6 +288,7 @@ class LevelExecution:
         if not is_leaf_type(leaf):
             return False
         serialize = _serializer(leaf)
+        is_awaitable = self.is_awaitable
         # Values of this Python type come out unchanged (see serializer).
         exact: type | None = str if leaf is GraphQLString or leaf is GraphQLID else None
         if leaf is GraphQLBoolean:
@@ -284,10 +298,12 @@ class LevelExecution:
                 value = getattr(source, attribute)
                 if type(value) is exact:
                     result[response_name] = value
-                elif value is None:
+                elif value is None or value is Undefined:
                     if non_null:
                         raise Unsupported
                     result[response_name] = None
+                elif isinstance(value, Exception) or is_awaitable(value):
+                    raise Unsupported  # an error to locate, a value to await
                 else:
                     result[response_name] = serialize(value)
         except AttributeError as error:
@@ -316,13 +332,29 @@ class LevelExecution:
             raise Unsupported from error
         resolve = field.resolve or executor.field_resolver
         infos = self._infos(batch, response_name, field, details)
+        # Literal lists and objects are built anew for every call, as graphql-core does:
+        # a resolver may change what it is given.
+        fresh = any(
+            isinstance(a.value, ListValueNode | ObjectValueNode) for a in node.arguments or ()
+        )
+        recorded = self.recorded
         values: list[Any] = []
         for source, info in zip(batch.sources, infos, strict=True):
             try:
-                values.append(resolve(source, info, **args))
+                if fresh:
+                    args = get_argument_values(
+                        field,
+                        node,
+                        executor.variable_values,
+                        first.fragment_variable_values,
+                        executor.hide_suggestions,
+                    )
+                value = resolve(source, info, **args)
             except Exception as error:
-                _discard([_Field(response_name, field.type, details, values, infos)])
+                recorded[info.path] = (False, error)
                 raise Unsupported from error
+            recorded[info.path] = (True, value)
+            values.append(value)
         return _Field(response_name, field.type, details, values, infos)
 
     def _infos(
@@ -339,14 +371,13 @@ class LevelExecution:
 
     async def _settle(self, fields: list[_Field]) -> None:
         """Awaits every awaitable value of the batch's fields, together."""
-        waiting: list[tuple[list[Any], int]] = []
+        waiting: list[tuple[_Field, int]] = []
         awaitables = []
         is_awaitable = self.is_awaitable
         for field in fields:
-            values = field.values
-            for index, value in enumerate(values):
+            for index, value in enumerate(field.values):
                 if is_awaitable(value):
-                    waiting.append((values, index))
+                    waiting.append((field, index))
                     awaitables.append(value)
         if not awaitables:
             return
@@ -354,11 +385,23 @@ class LevelExecution:
             try:
                 settled = [await awaitables[0]]
             except Exception as error:
-                raise Unsupported from error
+                settled = [error]
         else:
-            settled = await _together(awaitables)
-        for (values, index), value in zip(waiting, settled, strict=True):
-            values[index] = value
+            settled = await asyncio.gather(*awaitables, return_exceptions=True)
+        failed = None
+        recorded = self.recorded
+        for (field, index), value in zip(waiting, settled, strict=True):
+            path = field.infos[index].path
+            if isinstance(value, BaseException):
+                if not isinstance(value, Exception):
+                    raise value  # cancelled: the request is over
+                recorded[path] = (False, value)
+                failed = value
+            else:
+                recorded[path] = (True, value)
+                field.values[index] = value
+        if failed is not None:
+            raise Unsupported from failed
 
     def _completer(
         self, return_type: GraphQLOutputType, details: list[FieldDetails]
@@ -512,15 +555,6 @@ def _needs_info(return_type: GraphQLOutputType) -> bool:
     return is_abstract_type(named) or getattr(named, "is_type_of", None) is not None
 
 
-def _discard(fields: list[_Field]) -> None:
-    """Closes the coroutines resolvers returned that will not be awaited now: the
-    operation is about to run again, the graphql-core way."""
-    for field in fields:
-        for value in field.values:
-            if isinstance(value, CoroutineType):
-                value.close()
-
-
 def _read(source: Any, attribute: str) -> Any:
     try:
         return getattr(source, attribute)
@@ -528,7 +562,7 @@ def _read(source: Any, attribute: str) -> Any:
         raise Unsupported from error
 
 
-async def _together(awaitables: Iterable[Any]) -> list[Any]:
+async def _together(awaitables: list[Any]) -> list[Any]:
     """Awaits them concurrently; if any fails, only once all have finished (no work is
     left running into graphql-core's second attempt)."""
     settled = await asyncio.gather(*awaitables, return_exceptions=True)
@@ -538,3 +572,24 @@ async def _together(awaitables: Iterable[Any]) -> list[Any]:
                 raise value
             raise Unsupported from value
     return settled
+
+
+def replay(recorded: dict[Path, tuple[bool, Any]]) -> Callable[..., Any]:
+    """A graphql-core middleware for the second attempt: a resolver the first attempt
+    called is not called again; what it gave (a value, an awaitable not yet awaited, or
+    the exception it raised) is given again. So the answer is the one graphql-core alone
+    would give (a statement that failed does not take the ones after it down with it a
+    second time), and no resolver's work is done twice."""
+
+    def replayed(
+        next_: Callable[..., Any], source: Any, info: GraphQLResolveInfo[Any], **args: Any
+    ) -> Any:
+        outcome = recorded.pop(info.path, None)
+        if outcome is None:
+            return next_(source, info, **args)
+        ok, value = outcome
+        if ok:
+            return value
+        raise value
+
+    return replayed

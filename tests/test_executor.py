@@ -3,6 +3,8 @@ graphql-core's general path does, errors included."""
 
 from __future__ import annotations
 
+import asyncio
+import operator
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -10,6 +12,8 @@ from typing import Any
 import pytest
 import strawberry
 from aiodataloader import DataLoader
+from graphql import Undefined
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.executor import ExecutionContext
@@ -401,3 +405,127 @@ async def test_an_unforeseen_failure_of_level_execution_is_answered_by_graphql_c
 
     assert fast.errors is None
     assert fast.data == general.data
+
+
+# --- What the level executor must not answer by itself (found in review) ------------
+
+JSON = strawberry.scalars.JSON
+
+
+class Odd(Exception):
+    pass
+
+
+@strawberry.type
+class Holder:
+    name: str | None
+    data: JSON | None = None
+
+
+@strawberry.type
+class OddQuery:
+    @strawberry.field
+    async def holders(self, kind: str) -> list[Holder]:
+        loop = asyncio.get_running_loop()
+        if kind == "error":
+            return [Holder(name=Odd("boom"))]  # type: ignore[arg-type]
+        if kind == "undefined":
+            return [Holder(name=Undefined)]  # type: ignore[arg-type]
+        done: asyncio.Future[Any] = loop.create_future()
+        done.set_result("from a future")
+        return [Holder(name=done)]  # type: ignore[arg-type]
+
+    @strawberry.field
+    def pop(self, options: JSON) -> str:
+        given: dict[str, Any] = options  # type: ignore[assignment]
+        return str(given.pop("k", "gone"))
+
+    @strawberry.field
+    def twice(self) -> list[OddQuery]:
+        return [OddQuery(), OddQuery()]
+
+
+ODD = strawberry.Schema(query=OddQuery, execution_context_class=ExecutionContext)
+ODD_GENERAL = strawberry.Schema(
+    query=OddQuery, execution_context_class=StrawberryGraphQLCoreExecutionContext
+)
+
+
+@pytest.mark.parametrize("kind", ["error", "undefined", "future"])
+async def test_plain_fields_holding_errors_awaitables_or_undefined(kind: str) -> None:
+    query = "query ($kind: String!) { holders(kind: $kind) { name } }"
+    fast = await ODD.execute(query, variable_values={"kind": kind})
+    general = await ODD_GENERAL.execute(query, variable_values={"kind": kind})
+
+    assert fast.data is not None
+    assert fast.data == general.data
+    assert [e.formatted for e in fast.errors or []] == [e.formatted for e in general.errors or []]
+    assert fast.data["holders"][0]["name"] == {"error": None, "undefined": None}.get(
+        kind, "from a future"
+    )
+
+
+async def test_literal_arguments_are_new_for_every_call() -> None:
+    query = '{ twice { pop(options: {k: "v"}) } }'
+    fast = await ODD.execute(query)
+    general = await ODD_GENERAL.execute(query)
+
+    assert fast.data == general.data == {"twice": [{"pop": "v"}, {"pop": "v"}]}
+
+
+@strawberry.type
+class Entry:
+    items: JSON | None
+
+
+@strawberry.type
+class DictQuery:
+    @strawberry.field
+    def entries(self) -> list[Entry]:
+        return [{"items": [1, 2]}]  # type: ignore[list-item]
+
+
+async def test_a_configured_default_resolver_is_respected() -> None:
+    config = StrawberryConfig(default_resolver=operator.getitem)
+    fast = await strawberry.Schema(
+        query=DictQuery, config=config, execution_context_class=ExecutionContext
+    ).execute("{ entries { items } }")
+
+    assert fast.errors is None
+    assert fast.data == {"entries": [{"items": [1, 2]}]}
+
+
+class Counted:
+    calls = 0
+
+
+@strawberry.type
+class ReplayQuery:
+    @strawberry.field
+    async def page(self) -> list[int]:
+        Counted.calls += 1
+        return [1, 2]
+
+    @strawberry.field
+    async def count(self) -> int | None:
+        raise RuntimeError("the statement timed out")
+
+
+async def test_a_failure_is_answered_from_what_the_resolvers_gave_without_calling_them_again() -> (
+    None
+):
+    Counted.calls = 0
+    fast = await strawberry.Schema(
+        query=ReplayQuery, execution_context_class=ExecutionContext
+    ).execute("{ page count }")
+    calls = Counted.calls
+    general = await strawberry.Schema(
+        query=ReplayQuery, execution_context_class=StrawberryGraphQLCoreExecutionContext
+    ).execute("{ page count }")
+
+    # graphql-core's answer (the page, and the one error where it happened), with the
+    # page read once: a second read could fail for the first one's sake (an aborted
+    # transaction) or repeat its work.
+    assert calls == 1
+    assert fast.data == general.data == {"page": [1, 2], "count": None}
+    assert [e.formatted for e in fast.errors or []] == [e.formatted for e in general.errors or []]
