@@ -377,6 +377,10 @@ class LevelExecution:
         for field in fields:
             for index, value in enumerate(field.values):
                 if is_awaitable(value):
+                    if not field.infos:
+                        # A plain field holding an awaitable: graphql-core awaits it (the
+                        # awaitables of resolvers called so far are replayed to it).
+                        raise Unsupported
                     waiting.append((field, index))
                     awaitables.append(value)
         if not awaitables:

@@ -529,3 +529,42 @@ async def test_a_failure_is_answered_from_what_the_resolvers_gave_without_callin
     assert calls == 1
     assert fast.data == general.data == {"page": [1, 2], "count": None}
     assert [e.formatted for e in fast.errors or []] == [e.formatted for e in general.errors or []]
+
+
+@strawberry.type
+class Later:
+    tags: list[str]
+
+
+@strawberry.type
+class LaterQuery:
+    @strawberry.field
+    async def later(self) -> list[Later]:
+        done: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        done.set_result(["a", "b"])
+        return [Later(tags=done)]  # type: ignore[arg-type]
+
+
+async def test_a_plain_list_field_holding_an_awaitable_is_awaited() -> None:
+    calls = Calls()
+    schema = strawberry.Schema(query=LaterQuery, execution_context_class=ExecutionContext)
+    from schema import levels
+
+    run = levels.LevelExecution.run
+
+    async def counted(self: levels.LevelExecution, *args: Any) -> Any:
+        try:
+            return await run(self, *args)
+        except levels.Unsupported:
+            calls.fell_back += 1
+            raise
+
+    levels.LevelExecution.run = counted  # type: ignore[method-assign, assignment]
+    try:
+        result = await schema.execute("{ later { tags } }")
+    finally:
+        levels.LevelExecution.run = run  # type: ignore[method-assign]
+
+    assert result.errors is None
+    assert result.data == {"later": [{"tags": ["a", "b"]}]}
+    assert calls.fell_back == 1  # graphql-core awaited it, not an IndexError
