@@ -92,10 +92,12 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         except Exception:  # Unsupported, and anything unforeseen: graphql-core answers
             pass  # not run again in here: its errors would keep this attempt's as context
         else:
+            levels.close()
             return self.build_response(data)
         # Executed again, the graphql-core way, to report the errors exactly; what the
         # resolvers already gave is replayed to it, not asked for again.
         recorded = levels.recorded
+        levels.close()
         if recorded:
             self.middleware_manager = MiddlewareManager(replay(recorded))
         try:

@@ -211,6 +211,14 @@ class LevelExecution:
         self.recorded: dict[Path, tuple[bool, Any]] = {}
         self._paths_needed: dict[tuple[GraphQLObjectType, int], bool] = {}
 
+    def close(self) -> None:
+        """Lets go of the request's objects now: the completers refer back to this
+        execution, and the cycle would keep every object the resolvers gave alive until
+        the collector found it."""
+        self._completers = {}
+        self._paths_needed = {}
+        self.recorded = {}
+
     async def run(self, root_type: GraphQLObjectType, field_set: dict[str, Any]) -> dict[str, Any]:
         root = _Batch(root_type, field_set)
         data: dict[str, Any] = {}
@@ -302,7 +310,7 @@ class LevelExecution:
                     if non_null:
                         raise Unsupported
                     result[response_name] = None
-                elif isinstance(value, Exception) or is_awaitable(value):
+                elif type(value) not in _PLAIN and not _plain(value, is_awaitable):
                     raise Unsupported  # an error to locate, a value to await
                 else:
                     result[response_name] = serialize(value)
@@ -488,27 +496,20 @@ class LevelExecution:
             def leaf(value: Any, path: Path | None, info: Info, following: Following) -> Any:
                 if value is None or value is Undefined:
                     return None
-                if unusual(value):
+                if type(value) not in _PLAIN and not _plain(value, is_awaitable):
                     raise Unsupported
                 return serialize(value)
 
             return leaf, False
         executor = self.executor
         abstract = is_abstract_type(return_type)
-        # Classes whose instances were seen to be plain values: neither an error nor
-        # awaitable (a generator-based coroutine is told by its flags, so never cached).
-        plain: set[type] = set()
         concrete_key = (cast(GraphQLObjectType, return_type), id(details))
 
         def object_of(value: Any, path: Path | None, info: Info, following: Following) -> Any:
             if value is None or value is Undefined:
                 return None
-            cls = type(value)
-            if cls not in plain:
-                if unusual(value):
-                    raise Unsupported
-                if cls is not GeneratorType:
-                    plain.add(cls)
+            if type(value) not in _PLAIN and not _plain(value, is_awaitable):
+                raise Unsupported
             if abstract:
                 if info is None:  # see _needs_info
                     raise Unsupported
@@ -551,6 +552,22 @@ class LevelExecution:
         ):
             raise Unsupported
         return runtime_type
+
+
+# Classes whose instances were seen to be plain values, neither an error nor awaitable.
+# Asking costs a microsecond for an enum member or a datetime (hasattr(value,
+# "__await__") raises inside), and a queue page has hundreds of them.
+_PLAIN: set[type] = set()
+
+
+def _plain(value: Any, is_awaitable: Callable[[Any], bool]) -> bool:
+    """Whether the value is neither an error nor awaitable; remembers its class when
+    that holds for every instance (a generator is awaitable or not by its flags)."""
+    if isinstance(value, Exception) or is_awaitable(value):
+        return False
+    if type(value) is not GeneratorType:
+        _PLAIN.add(type(value))
+    return True
 
 
 def _needs_info(return_type: GraphQLOutputType) -> bool:

@@ -568,3 +568,41 @@ async def test_a_plain_list_field_holding_an_awaitable_is_awaited() -> None:
     assert result.errors is None
     assert result.data == {"later": [{"tags": ["a", "b"]}]}
     assert calls.fell_back == 1  # graphql-core awaited it, not an IndexError
+
+
+made: list[Any] = []
+
+
+@strawberry.type
+class Made:
+    name: str
+
+
+@strawberry.type
+class MadeQuery:
+    @strawberry.field
+    async def made(self) -> list[Made]:
+        import weakref
+
+        out = [Made(name=str(n)) for n in range(3)]
+        made.extend(weakref.ref(item) for item in out)
+        return out
+
+
+async def test_a_request_lets_go_of_its_objects_without_waiting_for_the_collector() -> None:
+    import gc
+
+    schema = strawberry.Schema(query=MadeQuery, execution_context_class=ExecutionContext)
+    made.clear()
+    gc.collect()
+    gc.disable()
+    try:
+        result = await schema.execute("{ made { name } }")
+        assert result.errors is None
+        del result
+        alive = [ref for ref in made if ref() is not None]
+    finally:
+        gc.enable()
+
+    # Nothing is left for the collector: no cycle holds what the resolvers gave.
+    assert alive == []
