@@ -115,13 +115,13 @@ def serializer(leaf: GraphQLLeafType) -> Serialize:
         and isinstance(wrapped, type)
         and issubclass(wrapped, Enum)
     ):
-        # Strawberry's enum coercion: the name of the GraphQL value equal to the member's.
-        names = {
-            member: name
-            for member in wrapped
-            for name, value in leaf.values.items()
-            if value.value == member.value
-        }
+        # Strawberry's enum coercion: the name of the first GraphQL value equal to the
+        # member's.
+        names: dict[Any, str] = {}
+        for member in wrapped:
+            for name, value in leaf.values.items():
+                if value.value == member.value:
+                    names.setdefault(member, name)
 
         def enum_name(value: Any) -> Any:
             name = names.get(value) if type(value) is wrapped else None
