@@ -30,7 +30,7 @@ from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-from schema.levels import LevelExecution, Unsupported, replay
+from schema.levels import LevelExecution, Unsupported, is_plain, replay
 
 _MISSING = object()  # an attribute the object does not have
 
@@ -122,7 +122,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def _unusual(self, value: Any) -> bool:
         """For the general path: an attribute missing, an error to locate, a value to
         await."""
-        return value is _MISSING or isinstance(value, Exception) or self.is_awaitable(value)
+        return value is _MISSING or not is_plain(value, self.is_awaitable)
 
     def _no_middleware(self) -> bool:
         # Strawberry passes a manager on every request; only one with middleware matters.

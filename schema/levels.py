@@ -310,7 +310,7 @@ class LevelExecution:
                     if non_null:
                         raise Unsupported
                     result[response_name] = None
-                elif type(value) not in _PLAIN and not _plain(value, is_awaitable):
+                elif not is_plain(value, is_awaitable):
                     raise Unsupported  # an error to locate, a value to await
                 else:
                     result[response_name] = serialize(value)
@@ -462,9 +462,6 @@ class LevelExecution:
     ) -> tuple[Complete, bool]:
         is_awaitable = self.is_awaitable
 
-        def unusual(value: Any) -> bool:
-            return isinstance(value, Exception) or is_awaitable(value)
-
         if isinstance(return_type, GraphQLNonNull):
             inner, inner_paths = self._build_completer(return_type.of_type, details)
 
@@ -480,7 +477,9 @@ class LevelExecution:
             def list_of(value: Any, path: Path | None, info: Info, following: Following) -> Any:
                 if value is None or value is Undefined:
                     return None
-                if type(value) is not list and (unusual(value) or not is_iterable(value)):
+                if type(value) is not list and (
+                    not is_plain(value, is_awaitable) or not is_iterable(value)
+                ):
                     raise Unsupported
                 if not item_paths:
                     return [item(element, path, info, following) for element in value]
@@ -496,7 +495,7 @@ class LevelExecution:
             def leaf(value: Any, path: Path | None, info: Info, following: Following) -> Any:
                 if value is None or value is Undefined:
                     return None
-                if type(value) not in _PLAIN and not _plain(value, is_awaitable):
+                if not is_plain(value, is_awaitable):
                     raise Unsupported
                 return serialize(value)
 
@@ -508,7 +507,7 @@ class LevelExecution:
         def object_of(value: Any, path: Path | None, info: Info, following: Following) -> Any:
             if value is None or value is Undefined:
                 return None
-            if type(value) not in _PLAIN and not _plain(value, is_awaitable):
+            if not is_plain(value, is_awaitable):
                 raise Unsupported
             if abstract:
                 if info is None:  # see _needs_info
@@ -560,13 +559,17 @@ class LevelExecution:
 _PLAIN: set[type] = set()
 
 
-def _plain(value: Any, is_awaitable: Callable[[Any], bool]) -> bool:
-    """Whether the value is neither an error nor awaitable; remembers its class when
-    that holds for every instance (a generator is awaitable or not by its flags)."""
+def is_plain(value: Any, is_awaitable: Callable[[Any], bool]) -> bool:
+    """Whether the value is neither an error nor awaitable: what may be completed as it
+    is. Its class is remembered when that holds for every instance (a generator is
+    awaitable or not by its flags)."""
+    cls = type(value)
+    if cls in _PLAIN:
+        return True
     if isinstance(value, Exception) or is_awaitable(value):
         return False
-    if type(value) is not GeneratorType:
-        _PLAIN.add(type(value))
+    if cls is not GeneratorType:
+        _PLAIN.add(cls)
     return True
 
 
