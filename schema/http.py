@@ -318,7 +318,10 @@ class GraphQLApp(GraphQLView):
                     return _rate_limited(limiter, verdict)
             agent, organization = found
             ctx = Context(request, None, session, agent, organization, request_id)
-            response = await self.serve(request, ctx)
+            try:
+                response = await self.serve(request, ctx)
+            finally:
+                ctx.loaders.close()
         finally:
             await session.close(commit=False)
         response.headers["X-Sql-Statements"] = str(session.statements)

@@ -10,6 +10,7 @@ import httpx
 
 import server
 from db.migrate import migrate
+from tests.conftest import Org
 from tests.test_migrations import throwaway_database
 
 
@@ -67,3 +68,37 @@ async def test_the_running_app_collects_garbage_less_often(client: httpx.AsyncCl
     assert gc.get_threshold()[0] == server.GC_YOUNGEST_THRESHOLD
     assert gc.get_freeze_count() > 10_000
     assert (await client.get("/healthz")).status_code == 200
+
+
+QUEUE_PAGE = """
+{
+  conversations(first: 20, orderBy: QUEUE) {
+    nodes { status contact { name vipGroup { name } attributes { key value } } }
+  }
+}
+"""
+
+
+async def test_a_request_leaves_its_rows_to_no_reference_cycle(demo_org: Org) -> None:
+    import gc
+
+    from db.attributes import AttributeValue
+    from db.contacts import Contact
+    from resolvers.loaders import _Loader
+
+    await demo_org.agent(QUEUE_PAGE)  # what is made once per process is made
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        reply = await demo_org.agent(QUEUE_PAGE)
+        gc.collect()
+        unreachable = list(gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+
+    assert len(reply.data["conversations"]["nodes"]) == 20
+    # What the loaders read was freed as soon as the request was over, not left for
+    # the collector: neither the loaders nor their rows are in a cycle.
+    held = [o for o in unreachable if isinstance(o, _Loader | AttributeValue | Contact)]
+    assert held == []
