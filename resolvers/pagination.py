@@ -118,9 +118,14 @@ def window(args: PageArgs, ordering: Ordering[Any]) -> Window:
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     items: list[T]
-    cursors: list[str]  # one per item
+    ordering: Ordering[T]
     has_next_page: bool
     has_previous_page: bool
+
+    def cursor(self, index: int) -> str:
+        """The cursor of the item at `index` (negative from the end). Encoded when asked
+        for: most clients ask for the end cursor alone."""
+        return encode_cursor(self.ordering, self.items[index])
 
 
 def page(rows: list[T], request: Window, ordering: Ordering[T]) -> Page[T]:
@@ -137,5 +142,4 @@ def page(rows: list[T], request: Window, ordering: Ordering[T]) -> Page[T]:
     else:
         items = rows[:size]
         has_next, has_previous = more, request.after is not None
-    cursors = [encode_cursor(ordering, item) for item in items]
-    return Page(items, cursors, has_next, has_previous)
+    return Page(items, ordering, has_next, has_previous)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
@@ -55,10 +55,18 @@ class Edge(Generic[NodeT]):
 
 @strawberry.type(description="A page of a list, paginated with opaque keyset cursors.")
 class Connection(Generic[NodeT]):
-    edges: list[Edge[NodeT]] = strawberry.field(description="The page's items with cursors.")
+    edges: list[Edge[NodeT]] = strawberry.field(
+        description="The page's items with cursors.", resolver=lambda self: self.make_edges()
+    )
     nodes: list[NodeT] = strawberry.field(description="The page's items.")
     page_info: PageInfo = strawberry.field(description="Paging information.")
+    page: strawberry.Private[Page[Any]]
     count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    def make_edges(self) -> list[Edge[NodeT]]:
+        # Made when asked for: a cursor per item costs more than the rest of a page.
+        cursor = self.page.cursor
+        return [Edge(cursor=cursor(i), node=node) for i, node in enumerate(self.nodes)]
 
     @strawberry.field(description="How many items the whole list has (counted only when asked).")
     async def total_count(self) -> int:
@@ -72,19 +80,15 @@ def connection(
     page: Page[R], make: Callable[[R], NodeT], count: Callable[[], Awaitable[int]]
 ) -> Connection[NodeT]:
     """A Connection of the page's rows, made into nodes by `make`."""
-    edges = [
-        Edge(cursor=cursor, node=make(row))
-        for row, cursor in zip(page.items, page.cursors, strict=True)
-    ]
     return Connection(
-        edges=edges,
-        nodes=[edge.node for edge in edges],
+        nodes=[make(row) for row in page.items],
         page_info=PageInfo(
             has_next_page=page.has_next_page,
             has_previous_page=page.has_previous_page,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=page.cursor(0) if page.items else None,
+            end_cursor=page.cursor(-1) if page.items else None,
         ),
+        page=page,
         count=count,
     )
 
