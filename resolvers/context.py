@@ -4,6 +4,7 @@ session and its loaders."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,6 +24,8 @@ class Context:
     organization: Organization
     request_id: str
     loaders: Loaders = field(init=False)
+    # What resolvers derive once per request and share, under a name of their module's.
+    memo: dict[str, Any] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.session, self.agent.organization_id)

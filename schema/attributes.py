@@ -76,6 +76,26 @@ class Attribute:
         return AttributeDefinition.of(self.row)
 
     @classmethod
+    def all_of(cls, found: list[ContactAttribute], unset: dict[int, Attribute]) -> list[Attribute]:
+        """A contact's attributes. The attribute of a definition the contact has no value
+        for is the same for every contact: it is made once, kept in `unset` (by the
+        definition's identity, one dict per request) and shared. A queue page then makes
+        some 250 attributes instead of 600."""
+        listed = []
+        for attribute in found:
+            if attribute.value is not None:
+                listed.append(cls.of(attribute))
+                continue
+            # The definition's identity, not its id: a mutation earlier in the request
+            # may have changed it. The attribute keeps it alive, so the id is not reused.
+            key = id(attribute.definition)
+            shared = unset.get(key)
+            if shared is None:
+                shared = unset[key] = cls.of(attribute)
+            listed.append(shared)
+        return listed
+
+    @classmethod
     def of(cls, attribute: ContactAttribute) -> Attribute:
         definition, value = attribute.definition, attribute.value
         return cls(

@@ -24,6 +24,9 @@ from schema.enums import (
 )
 from schema.notes import Note
 
+# Context.memo: each definition's attribute for contacts without a value (Attribute.all_of).
+_UNSET_ATTRIBUTES = "schema.contacts.unset_attributes"
+
 
 @strawberry.type(description="Whether, when and by which CRM the contact was validated.")
 class ContactValidation:
@@ -81,9 +84,10 @@ class Contact(Node):
             strawberry.argument(description="Only attributes of these kinds."),
         ] = None,
     ) -> list[Attribute]:
+        ctx = info.context
         wanted = None if kinds is None else [kind.name for kind in kinds]
-        found = await contacts.attributes_of(info.context, self.row.id, kinds=wanted)
-        return [Attribute.of(attribute) for attribute in found]
+        found = await contacts.attributes_of(ctx, self.row.id, kinds=wanted)
+        return Attribute.all_of(found, ctx.memo.setdefault(_UNSET_ATTRIBUTES, {}))
 
     @strawberry.field(description="One attribute by key; null when no live definition has it.")
     async def attribute(

@@ -575,3 +575,48 @@ async def test_no_key_can_be_a_column_of_contacts(owner: asyncpg.Connection) -> 
         " WHERE table_schema = 'public' AND table_name = 'contacts'"
     )
     assert {row["column_name"] for row in columns} - BUILT_IN_FIELDS == set()
+
+
+RENAMED_MID_REQUEST = """
+mutation ($contact: ID!, $definition: ID!, $key: String!) {
+  before: setContactAttribute(input: {contactId: $contact, key: $key, value: "x"}) {
+    contact { attributes { key label value } }
+  }
+  rename: updateAttributeDefinition(input: {id: $definition, label: "Renamed"}) {
+    userErrors { code }
+  }
+  after: clearContactAttribute(input: {contactId: $contact, key: $key}) {
+    contact { attributes { key label value } }
+  }
+}
+"""
+
+
+async def test_a_definition_renamed_mid_request_shows_its_new_label_after(
+    demo_org: Org,
+) -> None:
+    # Attributes without a value are shared by the contacts of a request, one per
+    # definition: a definition changed by an earlier field must not answer as it was.
+    contact = await first_contact(demo_org)
+    await create_definition(demo_org.admin, key="first_custom", label="First", type="TEXT")
+    created = await create_definition(
+        demo_org.admin, key="unset_custom", label="Before", type="TEXT"
+    )
+    reply = await demo_org.admin(
+        RENAMED_MID_REQUEST,
+        {
+            "contact": contact,
+            "definition": created["attributeDefinition"]["id"],
+            "key": "first_custom",
+        },
+    )
+
+    def unset(payload: str) -> dict[str, Any]:
+        attributes = reply.data[payload]["contact"]["attributes"]
+        return next(a for a in attributes if a["key"] == "unset_custom")
+
+    assert reply.data["rename"]["userErrors"] == []
+    assert unset("before") == {"key": "unset_custom", "label": "Before", "value": None}
+    assert unset("after") == {"key": "unset_custom", "label": "Renamed", "value": None}
+    first = reply.data["after"]["contact"]["attributes"]
+    assert {"key": "first_custom", "label": "First", "value": None} in first
