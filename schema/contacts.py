@@ -28,17 +28,36 @@ from schema.notes import Note
 _UNSET_ATTRIBUTES = "schema.contacts.unset_attributes"
 
 
+def _crm_name(self: ContactValidation, info: Info) -> str | None:
+    # The organisation's CRM: it comes with the request's agent, not with the row.
+    return info.context.organization.crm_name if self.status is ValidationStatus.VALIDATED else None
+
+
 @strawberry.type(description="Whether, when and by which CRM the contact was validated.")
 class ContactValidation:
     status: ValidationStatus = strawberry.field(description="VALIDATED or NOT_VALIDATED.")
     crm_name: str | None = strawberry.field(
-        description="The CRM that validated the contact; null when not validated."
+        description="The CRM that validated the contact; null when not validated.",
+        resolver=_crm_name,
     )
     crm_record_id: str | None = strawberry.field(description="The contact's id in that CRM.")
     validated_at: datetime | None = strawberry.field(description="When it was validated.")
     last_lookup_at: datetime | None = strawberry.field(
         description="When the CRM was last asked about the contact."
     )
+
+    @classmethod
+    def of(cls, row: contacts_db.Contact) -> ContactValidation:
+        return cls(
+            status=VALIDATION_STATUSES[row.validation_status],
+            crm_record_id=row.crm_record_id,
+            validated_at=row.validated_at,
+            last_lookup_at=row.last_lookup_at,
+        )
+
+
+def _profile_url(self: Contact) -> str:
+    return contacts.profile_url(self.row.network, self.row.handle)
 
 
 @strawberry.type(description="A customer who wrote to the organisation from a social network.")
@@ -50,23 +69,15 @@ class Contact(Node):
     is_vip: bool = strawberry.field(description="VIPs rank higher in the queue.")
     created_at: datetime = strawberry.field(description="When the contact first appeared.")
     updated_at: datetime = strawberry.field(description="When the contact last changed.")
+    profile_url: str = strawberry.field(
+        description="Their profile on their network (URL-encoded handle).", resolver=_profile_url
+    )
+    # Made with the contact: a queue page asks it of every contact, and a value costs
+    # less than a resolver call.
+    validation: ContactValidation = strawberry.field(
+        description="Whether an external CRM has validated the contact."
+    )
     row: strawberry.Private[contacts_db.Contact]
-
-    @strawberry.field(description="Their profile on their network (URL-encoded handle).")
-    def profile_url(self) -> str:
-        return contacts.profile_url(self.row.network, self.row.handle)
-
-    @strawberry.field(description="Whether an external CRM has validated the contact.")
-    def validation(self, info: Info) -> ContactValidation:
-        row = self.row
-        validated = row.validation_status == "VALIDATED"
-        return ContactValidation(
-            status=VALIDATION_STATUSES[row.validation_status],
-            crm_name=info.context.organization.crm_name if validated else None,
-            crm_record_id=row.crm_record_id,
-            validated_at=row.validated_at,
-            last_lookup_at=row.last_lookup_at,
-        )
 
     @strawberry.field(description="The VIP group, if the contact is a VIP in one.")
     async def vip_group(self, info: Info) -> VipGroup | None:
@@ -145,6 +156,7 @@ class Contact(Node):
             is_vip=row.is_vip,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            validation=ContactValidation.of(row),
             row=row,
         )
 
