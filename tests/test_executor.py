@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 import strawberry
 from aiodataloader import DataLoader
-from graphql import Undefined
+from graphql import GraphQLObjectType, Undefined
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from schema import levels
 from schema.executor import ExecutionContext
 
 
@@ -606,3 +607,128 @@ async def test_a_request_lets_go_of_its_objects_without_waiting_for_the_collecto
 
     # Nothing is left for the collector: no cycle holds what the resolvers gave.
     assert alive == []
+
+
+@strawberry.input
+class Window:
+    first_n: int = 2
+    colours: list[Colour] | None = None
+
+
+@strawberry.type
+class Rack:
+    label: str
+
+    @strawberry.field
+    def described(self, info: strawberry.Info, prefix: str = "#") -> str:
+        return f"{prefix}{self.label} as {info.path.key} of {info.python_name}"
+
+    @strawberry.field
+    @staticmethod
+    def rooted(root: Rack, window: Window) -> str:
+        colours = ",".join(c.name for c in window.colours or [])
+        return f"{root.label}:{window.first_n}:{colours}"
+
+    @strawberry.field
+    async def parented(self, parent: strawberry.Parent[Rack], times: int) -> list[str]:
+        await asyncio.sleep(0)
+        return [parent.label] * times
+
+
+@strawberry.type
+class RackQuery:
+    @strawberry.field
+    def racks(self) -> list[Rack]:
+        return [Rack(label="top"), Rack(label="low")]
+
+
+RACKS = """
+query ($window: Window!) {
+  racks {
+    described
+    arrow: described(prefix: ">")
+    rooted(window: $window)
+    literal: rooted(window: {firstN: 5, colours: [BLUE, RED]})
+    defaults: rooted(window: {})
+    parented(times: 2)
+  }
+}
+"""
+
+
+async def test_resolvers_are_given_what_strawberry_gives_them() -> None:
+    fast_schema = strawberry.Schema(query=RackQuery, execution_context_class=ExecutionContext)
+    general_schema = strawberry.Schema(
+        query=RackQuery, execution_context_class=StrawberryGraphQLCoreExecutionContext
+    )
+    variables = {"window": {"firstN": 3, "colours": ["RED"]}}
+
+    fast = await fast_schema.execute(RACKS, variable_values=variables)
+    general = await general_schema.execute(RACKS, variable_values=variables)
+
+    assert fast.errors is None
+    assert fast.data is not None
+    assert fast.data == general.data
+    assert fast.data["racks"][0] == {
+        "described": "#top as described of described",
+        "arrow": ">top as arrow of described",
+        "rooted": "top:3:RED",
+        "literal": "top:5:BLUE,RED",
+        "defaults": "top:2:",
+        "parented": ["top", "top"],
+    }
+    # Called without Strawberry's wrapper (see levels._direct).
+    rack = fast_schema._schema.type_map["Rack"]
+    assert isinstance(rack, GraphQLObjectType)
+    for name in ("described", "rooted", "parented"):
+        assert levels._direct(fast_schema._schema, rack, name, rack.fields[name]) is not None
+
+
+class Missing(Exception):
+    pass
+
+
+@strawberry.type
+class Found:
+    name: str
+
+
+@strawberry.type
+class NotFound:
+    message: str
+
+
+class MissingHandler(strawberry.ExceptionHandler[Missing, NotFound]):
+    def handle(self, exception: Missing, *, field: Any, info: strawberry.Info) -> NotFound:
+        return NotFound(message=str(exception))
+
+
+@strawberry.type
+class FindQuery:
+    @strawberry.field
+    def find(self, name: str) -> Found | NotFound:
+        if name == "lost":
+            raise Missing(f"no {name}")
+        return Found(name=name)
+
+
+async def test_a_schema_with_exception_handlers_keeps_strawberry_s_wrapper() -> None:
+    schema = strawberry.Schema(
+        query=FindQuery,
+        exception_handlers=[MissingHandler()],
+        execution_context_class=ExecutionContext,
+    )
+    query = """
+    {
+      here: find(name: "here") { ... on Found { name } }
+      lost: find(name: "lost") { ... on NotFound { message } }
+    }
+    """
+
+    result = await schema.execute(query)
+
+    assert result.errors is None
+    assert result.data == {"here": {"name": "here"}, "lost": {"message": "no lost"}}
+    root = schema._schema.type_map["FindQuery"]
+    assert isinstance(root, GraphQLObjectType)
+    assert levels._direct(schema._schema, root, "find", root.fields["find"]) is None
