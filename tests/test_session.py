@@ -99,3 +99,34 @@ async def test_a_query_with_a_failed_field_keeps_its_own_error(demo_org: Org) ->
     ]
 
     assert all(reply.codes == ["BAD_USER_INPUT"] for reply in replies)
+
+
+async def test_the_server_s_statements_are_planned_once_per_connection(
+    app: Any, demo_org: Org, owner: asyncpg.Connection
+) -> None:
+    # A loader's batch of ids: by default PostgreSQL would plan it at every execution.
+    statement = "SELECT id FROM contacts WHERE organization_id = $1 AND id = ANY($2::bigint[])"
+    ids = [r["id"] for r in await owner.fetch("SELECT id FROM contacts LIMIT 20")]
+    async with app.state.pool.acquire() as conn, conn.transaction():
+        for n in range(1, 8):
+            await conn.fetch(statement, demo_org.id, ids[:n])
+        plans = await conn.fetchrow(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
+            statement,
+        )
+
+    assert plans is not None
+    assert dict(plans) == {"generic_plans": 7, "custom_plans": 0}
+
+
+async def test_the_search_functions_keep_plans_made_for_each_term(
+    owner: asyncpg.Connection,
+) -> None:
+    settings = await owner.fetch(
+        "SELECT proname, proconfig FROM pg_proc"
+        " WHERE proname IN ('search_contact_ids', 'count_matching_contacts') ORDER BY proname"
+    )
+
+    assert [r["proname"] for r in settings] == ["count_matching_contacts", "search_contact_ids"]
+    for row in settings:
+        assert "plan_cache_mode=auto" in row["proconfig"]
