@@ -591,3 +591,19 @@ async def test_cursors_of_another_list_are_refused(
                 assert reply.errors == [], (name, other)
             else:
                 assert reply.codes == ["BAD_USER_INPUT"], (name, other)
+
+
+def test_a_page_s_limit_is_written_into_its_statement() -> None:
+    from db.keyset import Window, page_sql
+
+    page = page_sql(
+        ("name", "id"), descending=False, window=Window(limit=21, after=("Ann", 7)), first_param=2
+    )
+
+    # Statements are planned once for any parameters (db/pool.py): a LIMIT given as a
+    # parameter would be planned as if it were a tenth of the table.
+    assert page.limit == "21"
+    assert page.condition == " AND (name, id) > ($2, $3)"
+    assert page.params == ["Ann", 7]
+    with pytest.raises(ValueError, match="negative"):
+        page_sql(("id",), descending=True, window=Window(limit=-1), first_param=2)
