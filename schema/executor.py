@@ -28,9 +28,8 @@ from graphql.execution.collect_fields import collect_fields
 from graphql.execution.middleware import MiddlewareManager
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-from schema.levels import LevelExecution, Unsupported, is_plain, replay
+from schema.levels import LevelExecution, Unsupported, basic_attribute, is_plain, replay
 
 _MISSING = object()  # an attribute the object does not have
 
@@ -41,16 +40,11 @@ Plan = tuple[str, GraphQLLeafType, bool] | None
 
 def _plan(parent_type: GraphQLObjectType, field_name: str) -> Plan:
     field = parent_type.fields.get(field_name)
-    if field is None or field.args or not getattr(field.resolve, "_is_default", False):
+    if field is None or field.args:
         return None
-    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    # A basic field has no resolver, permission classes or field extensions: reading the
-    # attribute is all Strawberry would do.
-    if not getattr(definition, "is_basic_field", False):
-        return None
-    if getattr(definition, "default_resolver", None) is not getattr:
-        return None  # the schema configured another default resolver
-    python_name = getattr(definition, "python_name", None)
+    # A basic field (no resolver, permission classes or field extensions) read with
+    # getattr: reading the attribute is all Strawberry would do.
+    python_name = basic_attribute(parent_type, field_name, field)
     non_null = isinstance(field.type, GraphQLNonNull)
     output = field.type.of_type if non_null else field.type
     if python_name is None or not is_leaf_type(output):

@@ -149,7 +149,7 @@ def _serializer(leaf: GraphQLLeafType) -> Serialize:
     return found
 
 
-def _attribute(parent_type: GraphQLObjectType, name: str, field: GraphQLField) -> str | None:
+def basic_attribute(parent_type: GraphQLObjectType, name: str, field: GraphQLField) -> str | None:
     """The attribute a field reads, when its resolver does nothing else (Strawberry's
     basic field: no resolver, permission classes or extensions)."""
     key = (parent_type, name)
@@ -313,7 +313,7 @@ class LevelExecution:
             field = object_type.fields.get(name)
             if field is None:  # __schema and __type
                 raise Unsupported
-            attribute = _attribute(object_type, name, field)
+            attribute = basic_attribute(object_type, name, field)
             if attribute is not None and self._leaves(
                 field, attribute, response_name, sources, results
             ):
@@ -518,7 +518,7 @@ class LevelExecution:
             if name == "__typename":
                 continue
             field = object_type.fields.get(name)
-            if field is None or _attribute(object_type, name, field) is None:
+            if field is None or basic_attribute(object_type, name, field) is None:
                 found = True  # a resolver's info, or introspection
             elif _needs_info(field.type):
                 found = True
