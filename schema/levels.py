@@ -62,10 +62,15 @@ from graphql import (
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, is_iterable
 from graphql.type import GraphQLBoolean, GraphQLID, GraphQLInt, GraphQLString
+from strawberry.relay.types import GlobalID
+from strawberry.scalars import is_scalar
 from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types.arguments import convert_arguments
+from strawberry.types.arguments import StrawberryArgument, convert_argument
+from strawberry.types.base import StrawberryMaybe, StrawberryOptional, StrawberryType
+from strawberry.types.enum import StrawberryEnumDefinition, has_enum_definition
 from strawberry.types.field import StrawberryField
 from strawberry.types.fields.resolver import StrawberryResolver
+from strawberry.types.unset import UNSET
 
 if TYPE_CHECKING:
     from graphql.execution.collect_fields import FieldDetails
@@ -182,7 +187,8 @@ def _direct(
     of this schema's resolvers take. Here the call is what remains of that chain: the
     same Info, the same argument conversion, the same reserved parameters (self, root,
     parent, info), and the resolver's result as it is (an awaitable is awaited by the
-    caller, as Strawberry's coroutine would have awaited it)."""
+    caller, as Strawberry's coroutine would have awaited it). How each argument is
+    converted is decided once per field (see _arguments)."""
     key = (parent_type, name)
     if key in _directs:
         return _directs[key]
@@ -207,11 +213,44 @@ def _direct(
     return found
 
 
+# How an argument's value is converted for the resolver (see _arguments).
+_AS_IS, _UNLESS_NULL, _CONVERTED = 0, 1, 2
+
+
+def _arguments(
+    arguments: list[StrawberryArgument], converter: GraphQLCoreConverter
+) -> list[tuple[str, str, StrawberryArgument, int]]:
+    """Each argument's GraphQL name, Python name, and how Strawberry's convert_argument
+    treats its value, decided once per field instead of for every call: a scalar or an
+    enum (graphql-core has already parsed it) is passed as it is; null or unset for an
+    optional argument is passed as it is; anything else is converted (input objects,
+    lists, global ids, `Maybe`)."""
+    config, scalars = converter.config, converter.scalar_registry
+    found = []
+    for argument in arguments:
+        assert argument.python_name
+        type_ = argument.type
+        how = _CONVERTED
+        if not isinstance(type_, StrawberryMaybe):
+            if isinstance(type_, StrawberryOptional):
+                how = _UNLESS_NULL
+                type_ = type_.of_type
+            if type_ is not GlobalID and (
+                isinstance(type_, StrawberryEnumDefinition)
+                or has_enum_definition(type_)
+                or (not isinstance(type_, StrawberryType) and is_scalar(type_, scalars))
+            ):
+                how = _AS_IS
+        name = config.name_converter.from_argument(argument)
+        found.append((name, argument.python_name, argument, how))
+    return found
+
+
 def _strawberry_call(
     definition: StrawberryField, resolver: StrawberryResolver[Any], converter: GraphQLCoreConverter
 ) -> Callable[..., Any]:
     call = cast(Callable[..., Any], resolver.wrapped_func)  # callable: see _direct
-    arguments = definition.arguments
+    arguments = _arguments(definition.arguments, converter)
     config, scalars = converter.config, converter.scalar_registry
     info_class = config.info_class
     with_self = resolver.self_parameter is not None
@@ -222,7 +261,16 @@ def _strawberry_call(
 
     def strawberry_call(source: Any, info: GraphQLResolveInfo[Any], **raw: Any) -> Any:
         strawberry_info = info_class(_raw_info=info, _field=definition)
-        kwargs = convert_arguments(raw, arguments, scalars, config, strawberry_info)
+        kwargs = {}
+        for name, python_name, argument, how in arguments:
+            if name in raw:
+                value = raw[name]
+                if how == _AS_IS or (how == _UNLESS_NULL and (value is None or value is UNSET)):
+                    kwargs[python_name] = value
+                else:
+                    kwargs[python_name] = convert_argument(
+                        value, argument.type, scalars, config, strawberry_info, path=(name,)
+                    )
         for parameter in given_source:
             kwargs[parameter] = source
         if given_info is not None:

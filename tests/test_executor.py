@@ -684,6 +684,69 @@ async def test_resolvers_are_given_what_strawberry_gives_them() -> None:
         assert levels._direct(fast_schema._schema, rack, name, rack.fields[name]) is not None
 
 
+@strawberry.type
+class ArgumentsQuery:
+    @strawberry.field
+    def given(
+        self,
+        count: int | None = None,
+        colour: Colour | None = None,
+        colours: list[Colour] | None = None,
+        node: strawberry.relay.GlobalID | None = None,
+        window: Window | None = None,
+        maybe: strawberry.Maybe[int | None] = None,
+        at: datetime | None = None,
+        name: str = "n",
+    ) -> str:
+        given = {
+            "count": count,
+            "colour": colour,
+            "colours": colours,
+            "node": node,
+            "window": window,
+            "maybe": maybe,
+            "at": at,
+            "name": name,
+        }
+        return repr(sorted((key, type(value).__name__, value) for key, value in given.items()))
+
+
+ARGUMENTS = """
+query ($count: Int, $colours: [Colour!], $window: Window) {
+  defaults: given
+  nulls: given(count: null, colour: null, colours: null, node: null, window: null, at: null)
+  set: given(
+    count: 3, colour: BLUE, colours: [RED], node: "SXRlbToy", window: {firstN: 4},
+    maybe: null, at: "2026-11-26T09:30:00+00:00", name: "x"
+  )
+  variables: given(count: $count, colours: $colours, window: $window, maybe: 5)
+}
+"""
+
+
+async def test_arguments_of_every_kind_are_converted_as_strawberry_converts_them() -> None:
+    fast_schema = strawberry.Schema(query=ArgumentsQuery, execution_context_class=ExecutionContext)
+    general_schema = strawberry.Schema(
+        query=ArgumentsQuery, execution_context_class=StrawberryGraphQLCoreExecutionContext
+    )
+    variables = {"count": 7, "colours": ["BLUE", "RED"], "window": {"colours": ["RED"]}}
+
+    fast = await fast_schema.execute(ARGUMENTS, variable_values=variables)
+    general = await general_schema.execute(ARGUMENTS, variable_values=variables)
+
+    assert fast.errors is None
+    assert fast.data == general.data
+    assert fast.data is not None
+    assert "('colour', 'Colour', <Colour.BLUE: 'blue'>)" in fast.data["set"]
+    assert "('node', 'GlobalID', GlobalID(type_name='Item', node_id='2'))" in fast.data["set"]
+    assert "('maybe', 'Some', Some(None))" in fast.data["set"]
+    assert "('maybe', 'Some', Some(5))" in fast.data["variables"]
+    assert "('count', 'NoneType', None)" in fast.data["nulls"]
+    query = fast_schema._schema.query_type
+    assert query is not None
+    assert levels._direct(fast_schema._schema, query, "given", query.fields["given"]) is not None
+
+
 class Missing(Exception):
     pass
 
