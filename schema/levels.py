@@ -27,15 +27,17 @@ The second attempt does not call again a resolver the first one called: what it 
 the exception it raised, is replayed (see `replay`), so no work is done twice and a
 failed statement does not fail the statements of other fields a second time.
 
-One difference remains, by design: a resolver runs after every resolver of the depth
+Two differences remain, by design. A resolver runs after every resolver of the depth
 above has finished, so a context variable one resolver sets is not seen by the
-resolvers of its children, as it may be under graphql-core. This schema's resolvers
-share nothing that way (the request's state is in `info.context`).
+resolvers of its children, as it may be under graphql-core. And the awaitables of a
+batch are awaited in the request's task, not a task each (schema/together.py): a
+context variable one sets is seen by those resumed after it, and a resolver must not
+cancel its task to time out. This schema's resolvers share nothing that way (the
+request's state is in `info.context`) and give their deadlines to asyncpg.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from enum import Enum
 from types import GeneratorType
@@ -71,6 +73,8 @@ from strawberry.types.enum import StrawberryEnumDefinition, has_enum_definition
 from strawberry.types.field import StrawberryField
 from strawberry.types.fields.resolver import StrawberryResolver
 from strawberry.types.unset import UNSET
+
+from schema.together import settle
 
 if TYPE_CHECKING:
     from graphql.execution.collect_fields import FieldDetails
@@ -522,7 +526,7 @@ class LevelExecution:
             except Exception as error:
                 settled = [error]
         else:
-            settled = await asyncio.gather(*awaitables, return_exceptions=True)
+            settled = await settle(awaitables)
         failed = None
         recorded = self.recorded
         for (field, index), value in zip(waiting, settled, strict=True):
@@ -712,7 +716,7 @@ def _read(source: Any, attribute: str) -> Any:
 async def _together(awaitables: list[Any]) -> list[Any]:
     """Awaits them concurrently; if any fails, only once all have finished (no work is
     left running into graphql-core's second attempt)."""
-    settled = await asyncio.gather(*awaitables, return_exceptions=True)
+    settled = await settle(awaitables)
     for value in settled:
         if isinstance(value, BaseException):
             if not isinstance(value, Exception):
