@@ -84,16 +84,32 @@ async def attributes_of(
     ctx: Context, contact_id: int, *, kinds: list[str] | None = None
 ) -> list[ContactAttribute]:
     """Every non-archived definition, in position order, with this contact's value."""
+    definitions = await live_definitions(ctx, kinds)
+    values = await values_by_definition(ctx, contact_id)
+    return [
+        ContactAttribute(contact_id, definition, values.get(definition.id))
+        for definition in definitions
+    ]
+
+
+async def live_definitions(
+    ctx: Context, kinds: list[str] | None = None
+) -> list[AttributeDefinition]:
+    """The non-archived definitions (of these kinds, if given), in position order."""
     definitions: list[
         AttributeDefinition
     ] = await ctx.loaders.attribute_definitions_by_organization.load(ctx.organization_id)
-    values: list[AttributeValue] = await ctx.loaders.attribute_values_by_contact_id.load(contact_id)
-    by_definition = {value.definition_id: value for value in values}
     return [
-        ContactAttribute(contact_id, definition, by_definition.get(definition.id))
+        definition
         for definition in definitions
         if not definition.archived and (kinds is None or definition.kind in kinds)
     ]
+
+
+async def values_by_definition(ctx: Context, contact_id: int) -> dict[int, AttributeValue]:
+    """The contact's attribute values, by definition id."""
+    values: list[AttributeValue] = await ctx.loaders.attribute_values_by_contact_id.load(contact_id)
+    return {value.definition_id: value for value in values}
 
 
 async def attribute_of(ctx: Context, contact_id: int, key: str) -> ContactAttribute | None:

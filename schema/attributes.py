@@ -76,24 +76,39 @@ class Attribute:
         return AttributeDefinition.of(self.row)
 
     @classmethod
-    def all_of(cls, found: list[ContactAttribute], unset: dict[int, Attribute]) -> list[Attribute]:
-        """A contact's attributes. The attribute of a definition the contact has no value
-        for is the same for every contact: it is made once, kept in `unset` (by the
-        definition's identity, one dict per request) and shared. A queue page then makes
-        some 250 attributes instead of 600."""
+    def all_of(
+        cls,
+        definitions: list[attributes_db.AttributeDefinition],
+        values: dict[int, attributes_db.AttributeValue],
+        unset: dict[int, Attribute],
+    ) -> list[Attribute]:
+        """A contact's attributes: each definition with the contact's value (`values`, by
+        definition id). The attribute of a definition the contact has no value for is
+        the same for every contact: it is made once, kept in `unset` (by the
+        definition's identity, one dict per request) and shared; one with a value is a
+        copy of it with the value. A queue page then builds some 250 attributes instead
+        of 600, each a dict copied instead of nine fields set one by one."""
         listed = []
-        for attribute in found:
-            if attribute.value is not None:
-                listed.append(cls.of(attribute))
-                continue
+        for definition in definitions:
             # The definition's identity, not its id: a mutation earlier in the request
             # may have changed it. The attribute keeps it alive, so the id is not reused.
-            key = id(attribute.definition)
+            key = id(definition)
             shared = unset.get(key)
             if shared is None:
-                shared = unset[key] = cls.of(attribute)
-            listed.append(shared)
+                shared = unset[key] = cls.of(ContactAttribute(0, definition, None))
+            value = values.get(definition.id)
+            listed.append(shared if value is None else shared._with(value))
         return listed
+
+    def _with(self, value: attributes_db.AttributeValue) -> Attribute:
+        """This (unset) attribute with a contact's value."""
+        attribute = object.__new__(type(self))
+        fields = attribute.__dict__
+        fields.update(self.__dict__)
+        fields["value"] = value.value
+        fields["updated_at"] = value.updated_at
+        fields["updated_by_id"] = value.updated_by
+        return attribute
 
     @classmethod
     def of(cls, attribute: ContactAttribute) -> Attribute:

@@ -97,8 +97,9 @@ class Contact(Node):
     ) -> list[Attribute]:
         ctx = info.context
         wanted = None if kinds is None else [kind.name for kind in kinds]
-        found = await contacts.attributes_of(ctx, self.row.id, kinds=wanted)
-        return Attribute.all_of(found, ctx.memo.setdefault(_UNSET_ATTRIBUTES, {}))
+        definitions = await contacts.live_definitions(ctx, wanted)
+        values = await contacts.values_by_definition(ctx, self.row.id)
+        return Attribute.all_of(definitions, values, ctx.memo.setdefault(_UNSET_ATTRIBUTES, {}))
 
     @strawberry.field(description="One attribute by key; null when no live definition has it.")
     async def attribute(
