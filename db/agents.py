@@ -73,8 +73,8 @@ async def authenticate(
     """The agent holding the token and its organisation, or None. On success the current
     transaction is bound to the agent's organisation (see the `authenticate` SQL function)."""
     row = await conn.fetchrow(
-        f"SELECT {_COLUMNS}, organization_name, crm_name, organization_created_at"
-        " FROM authenticate($1)",
+        f"SELECT {_COLUMNS}, organization_name, crm_name, organization_created_at,"
+        " attribute_definitions_version FROM authenticate($1)",
         token_sha256,
     )
     if row is None:
@@ -84,6 +84,7 @@ async def authenticate(
         row["organization_name"],
         row["crm_name"],
         row["organization_created_at"],
+        row["attribute_definitions_version"],
     )
     return Agent(*row[:7]), organization
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 import asyncpg
 
@@ -20,6 +21,9 @@ class Organization:
     name: str
     crm_name: str | None
     created_at: datetime
+    # Changes whenever the organisation's attribute definitions do (migration 0009); read
+    # by authentication, None where it was not read.
+    attribute_definitions_version: UUID | None = None
 
 
 # Every organisation has these; they cannot be archived or retyped.

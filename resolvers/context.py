@@ -28,7 +28,11 @@ class Context:
     memo: dict[str, Any] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.session, self.agent.organization_id)
+        self.loaders = Loaders(
+            self.session,
+            self.agent.organization_id,
+            self.organization.attribute_definitions_version,
+        )
 
     @property
     def organization_id(self) -> int:

@@ -3,9 +3,11 @@ tick into one SQL statement and answers in key order, None or [] for a miss."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cached_property
 from typing import Any, Generic, Protocol, TypeVar
+from uuid import UUID
 
 import asyncpg
 from aiodataloader import DataLoader
@@ -126,14 +128,65 @@ class NoteByIdLoader(_ById[Note]):
     fetch = staticmethod(notes_db.notes_by_ids)
 
 
+class DefinitionsCache:
+    """The attribute definitions of the organisations a worker served lately, kept
+    between requests under the version of them that authentication read (migration
+    0009). Nearly every request shows attributes, and definitions change seldom: a
+    request whose organisation's version is the one kept reads them from here, and
+    saves a statement.
+
+    Only what no request's own writes can have touched is kept or served: definitions
+    read before the request wrote anything. Read later than authentication, they may be
+    newer than the version they are kept under, never older, so a request is never
+    answered with definitions older than those it authenticated with."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._kept: OrderedDict[int, tuple[UUID, tuple[AttributeDefinition, ...]]] = OrderedDict()
+
+    def get(self, organization_id: int, version: UUID) -> list[AttributeDefinition] | None:
+        found = self._kept.get(organization_id)
+        if found is None or found[0] != version:
+            return None
+        self._kept.move_to_end(organization_id)
+        return list(found[1])
+
+    def put(
+        self, organization_id: int, version: UUID, definitions: Sequence[AttributeDefinition]
+    ) -> None:
+        self._kept[organization_id] = (version, tuple(definitions))
+        self._kept.move_to_end(organization_id)
+        while len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
+# One per worker process.
+DEFINITIONS = DefinitionsCache()
+
+
 class AttributeDefinitionsByOrganizationLoader(_Loader):
-    """Every attribute definition of the organisation (archived included), in position order."""
+    """Every attribute definition of the organisation (archived included), in position
+    order; the request's own organisation's from DEFINITIONS where it can be."""
 
     async def batch_load_fn(self, organization_ids: list[int]) -> list[list[AttributeDefinition]]:
-        return [
-            await self.session.run(attributes_db.definitions_of_organization, organization_id)
-            for organization_id in organization_ids
-        ]
+        version = self.loaders.definitions_version
+        found = []
+        for organization_id in organization_ids:
+            kept = version if organization_id == self.organization_id else None
+            definitions = None
+            if kept is not None and not self.session.wrote:
+                definitions = DEFINITIONS.get(organization_id, kept)
+            if definitions is None:
+                definitions = await self.session.run(
+                    attributes_db.definitions_of_organization, organization_id
+                )
+                if kept is not None and not self.session.wrote:  # read before any write
+                    DEFINITIONS.put(organization_id, kept, definitions)
+            found.append(definitions)
+        return found
 
 
 class AttributeValuesByContactIdLoader(_Loader):
@@ -247,9 +300,13 @@ class RevisionsByNoteIdLoader(_Loader):
 class Loaders:
     """The request's loaders, each created on first use."""
 
-    def __init__(self, session: Session, organization_id: int) -> None:
+    def __init__(
+        self, session: Session, organization_id: int, definitions_version: UUID | None = None
+    ) -> None:
         self.session = session
         self.organization_id = organization_id
+        # The organisation's attribute definitions version, as authentication read it.
+        self.definitions_version = definitions_version
 
     def _make(self, cls: type[L]) -> L:
         return cls(self)

@@ -120,6 +120,12 @@ class Session:
             if commit and self._wrote and self._failed:
                 raise SaveFailed("a statement of the request failed; its writes were rolled back")
 
+    @property
+    def wrote(self) -> bool:
+        """Whether a write has begun: from then on, what the request reads may hold
+        changes no other request can see yet."""
+        return self._wrote
+
     def _count(self, query: LoggedQuery) -> None:
         if not query.query.startswith(_TRANSACTION_CONTROL):
             self.statements += 1

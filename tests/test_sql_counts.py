@@ -2,7 +2,9 @@
 every list field is read for 1 and for 100 items and must cost the same, exact number.
 
 Each count includes the `authenticate` statement every request starts with; transaction
-control (BEGIN, COMMIT) is not counted."""
+control (BEGIN, COMMIT) is not counted. The counts are those of a worker that keeps no
+attribute definitions between requests, as after it starts: one that does (see
+test_definitions_cache.py) saves the definitions statement."""
 
 from __future__ import annotations
 
@@ -13,8 +15,16 @@ import asyncpg
 import pytest
 
 from resolvers import ids
+from resolvers.loaders import DEFINITIONS
 from tests.bulk import add_bulk_contacts
 from tests.conftest import Org
+
+
+@pytest.fixture(autouse=True)
+def _no_definitions_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    DEFINITIONS.clear()
+    monkeypatch.setattr(DEFINITIONS, "size", 0)
+
 
 # The two queries of the issue.
 CONVERSATIONS_WITH_CONTACTS = """
