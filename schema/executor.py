@@ -24,12 +24,11 @@ from graphql import (
     Undefined,
     is_leaf_type,
 )
-from graphql.execution.collect_fields import collect_fields
 from graphql.execution.middleware import MiddlewareManager
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from schema.levels import LevelExecution, Unsupported, basic_attribute, is_plain, replay
+from schema.levels import LevelExecution, basic_attribute, is_plain, replay
 
 _MISSING = object()  # an attribute the object does not have
 
@@ -72,17 +71,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         assert root_type is not None  # validation refuses a query otherwise
         levels = LevelExecution(self)
         try:
-            collected = collect_fields(
-                self.schema,
-                self.fragments,
-                self.variable_values,
-                root_type,
-                self.operation,
-                self.hide_suggestions,
-            )
-            if collected.new_defer_usages:
-                raise Unsupported
-            data = await levels.run(root_type, collected.grouped_field_set)
+            data = await levels.run(root_type)
         except Exception:  # Unsupported, and anything unforeseen: graphql-core answers
             pass  # not run again in here: its errors would keep this attempt's as context
         else:

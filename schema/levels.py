@@ -38,12 +38,13 @@ request's state is in `info.context`) and give their deadlines to asyncpg.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import Enum
 from types import GeneratorType
 from typing import TYPE_CHECKING, Any, cast
 
 from graphql import (
+    DirectiveNode,
     GraphQLAbstractType,
     GraphQLEnumType,
     GraphQLField,
@@ -56,12 +57,14 @@ from graphql import (
     GraphQLSchema,
     ListValueNode,
     ObjectValueNode,
+    OperationDefinitionNode,
     Undefined,
     get_named_type,
     is_abstract_type,
     is_leaf_type,
 )
-from graphql.execution.values import get_argument_values
+from graphql.execution.collect_fields import collect_fields, collect_subfields
+from graphql.execution.values import VariableValues, get_argument_values
 from graphql.pyutils import Path, is_iterable
 from graphql.type import GraphQLBoolean, GraphQLID, GraphQLInt, GraphQLString
 from strawberry.relay.types import GlobalID
@@ -327,23 +330,20 @@ class LevelExecution:
         self.executor = executor
         self.schema = executor.schema
         self.is_awaitable = executor.is_awaitable
-        self.type_resolver = executor.type_resolver
-        self._completers: dict[tuple[GraphQLOutputType, int], tuple[Complete, bool]] = {}
+        self.plan = Plan.of(executor)
         # What each resolver called gave, by path: its value (True) or its exception
         # (False), settled where it was awaited. See replay().
         self.recorded: dict[Path, tuple[bool, Any]] = {}
-        self._paths_needed: dict[tuple[GraphQLObjectType, int], bool] = {}
 
     def close(self) -> None:
-        """Lets go of the request's objects now: the completers refer back to this
-        execution, and the cycle would keep every object the resolvers gave alive until
-        the collector found it."""
-        self._completers = {}
-        self._paths_needed = {}
+        """Lets go of the request's objects now: a plan made for this request alone
+        refers back to itself, and the cycle would wait for the collector."""
+        if not self.plan.shared:
+            self.plan.close()
         self.recorded = {}
 
-    async def run(self, root_type: GraphQLObjectType, field_set: dict[str, Any]) -> dict[str, Any]:
-        root = _Batch(root_type, field_set)
+    async def run(self, root_type: GraphQLObjectType) -> dict[str, Any]:
+        root = _Batch(root_type, self.plan.root_fields(root_type))
         data: dict[str, Any] = {}
         root.sources.append(self.executor.root_value)
         root.results.append(data)
@@ -386,7 +386,7 @@ class LevelExecution:
         await self._settle(fields)
         following: Following = {}
         for field in fields:
-            complete, paths = self._completer(field.return_type, field.details)
+            complete, paths = self.plan.completer(field.return_type, field.details)
             name = field.name
             if field.infos:
                 for result, value, info in zip(results, field.values, field.infos, strict=True):
@@ -542,13 +542,99 @@ class LevelExecution:
         if failed is not None:
             raise Unsupported from failed
 
-    def _completer(
+
+class Plan:
+    """What executing one operation takes that does not depend on the values of a
+    request: the fields each selection collects and how each field's values are
+    completed. graphql-core works this out anew for every request; a query's plan is
+    made once and shared by every request of the same document (its parse is cached,
+    see schema/limits.py), unless directives such as @skip and @include, whose
+    arguments may be variables, make it depend on the request."""
+
+    def __init__(self, executor: ExecutionContext, *, shared: bool) -> None:
+        self.shared = shared
+        self.schema = executor.schema
+        self.fragments = executor.fragments
+        self.operation = executor.operation
+        # A shared plan's selections use no directive, the one use of variables in them:
+        # it keeps no request's values.
+        self.variable_values = _NO_VARIABLES if shared else executor.variable_values
+        self.hide_suggestions = executor.hide_suggestions
+        self.is_awaitable = executor.is_awaitable
+        self.type_resolver = executor.type_resolver
+        self._roots: dict[GraphQLObjectType, dict[str, Any]] = {}
+        self._subfields: dict[tuple[GraphQLObjectType, int], dict[str, Any]] = {}
+        self._completers: dict[tuple[GraphQLOutputType, int], tuple[Complete, bool]] = {}
+        self._paths_needed: dict[tuple[GraphQLObjectType, int], bool] = {}
+
+    @classmethod
+    def of(cls, executor: ExecutionContext) -> Plan:
+        """The plan of the executor's operation: the shared one where it can be."""
+        operation = executor.operation
+        if not _plain_selections(operation, executor.fragments):
+            return cls(executor, shared=False)
+        key = (id(operation), id(executor.schema), executor.is_awaitable, executor.type_resolver)
+        found = _PLANS.get(key)
+        # The plan holds the operation and the schema, so their ids are not reused.
+        if found is None or found.operation is not operation or found.schema is not executor.schema:
+            found = cls(executor, shared=True)
+            _PLANS[key] = found
+            while len(_PLANS) > PLANS_KEPT:
+                _PLANS.pop(next(iter(_PLANS)))
+        return found
+
+    def close(self) -> None:
+        self._roots = {}
+        self._subfields = {}
+        self._completers = {}
+        self._paths_needed = {}
+
+    def root_fields(self, root_type: GraphQLObjectType) -> dict[str, Any]:
+        """The operation's fields; Unsupported for @defer."""
+        found = self._roots.get(root_type)
+        if found is None:
+            collected = collect_fields(
+                self.schema,
+                self.fragments,
+                self.variable_values,
+                root_type,
+                self.operation,
+                self.hide_suggestions,
+            )
+            if collected.new_defer_usages:
+                raise Unsupported
+            found = self._roots[root_type] = collected.grouped_field_set
+        return found
+
+    def subfields(
+        self, object_type: GraphQLObjectType, details: list[FieldDetails]
+    ) -> dict[str, Any]:
+        """The fields the selections of `details` collect on `object_type`. (Keyed by the
+        identity of `details`, which the plan holds: every one comes from its fields.)"""
+        key = (object_type, id(details))
+        found = self._subfields.get(key)
+        if found is None:
+            collected = collect_subfields(
+                self.schema,
+                self.fragments,
+                self.variable_values,
+                self.operation,
+                object_type,
+                details,
+                self.hide_suggestions,
+            )
+            if collected.new_defer_usages:
+                raise Unsupported
+            found = self._subfields[key] = collected.grouped_field_set
+        return found
+
+    def completer(
         self, return_type: GraphQLOutputType, details: list[FieldDetails]
     ) -> tuple[Complete, bool]:
         """The completion of values of `return_type` for the field `details`, built once
-        per execution: graphql-core's complete_value, with the type's structure decided
-        in advance instead of for every value. The flag tells whether it needs the
-        values' paths (see _needs_paths); without it, it is given None."""
+        per plan: graphql-core's complete_value, with the type's structure decided in
+        advance instead of for every value. The flag tells whether it needs the values'
+        paths (see _needs_paths); without it, it is given None."""
         key = (return_type, id(details))
         found = self._completers.get(key)
         if found is None:
@@ -564,7 +650,7 @@ class LevelExecution:
         if found is not None:
             return found
         found = False
-        field_set = self.executor.collect_subfields(object_type, details).grouped_field_set
+        field_set = self.subfields(object_type, details)
         for sub_details in field_set.values():
             name = sub_details[0].node.name.value
             if name == "__typename":
@@ -627,7 +713,6 @@ class LevelExecution:
                 return serialize(value)
 
             return leaf, False
-        executor = self.executor
         abstract = is_abstract_type(return_type)
         concrete_key = (cast(GraphQLObjectType, return_type), id(details))
 
@@ -654,7 +739,7 @@ class LevelExecution:
                     raise Unsupported
             batch = following.get(key)
             if batch is None:
-                field_set = executor.collect_subfields(runtime_type, details).grouped_field_set
+                field_set = self.subfields(runtime_type, details)
                 batch = following[key] = _Batch(runtime_type, field_set)
             result: dict[str, Any] = {}
             batch.sources.append(value)
@@ -678,6 +763,43 @@ class LevelExecution:
         ):
             raise Unsupported
         return runtime_type
+
+
+_NO_VARIABLES = VariableValues(sources={}, coerced={})
+
+# Shared plans, oldest first; as many as the parse cache keeps documents.
+PLANS_KEPT = 256
+_PLANS: dict[tuple[int, int, Any, Any], Plan] = {}
+
+
+def _plain_selections(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> bool:
+    """Whether the operation and its fragments use no directive: what they collect then
+    depends on the document alone, not on the request's variables."""
+    found = _PLAIN_OPERATIONS.get(id(operation))
+    if found is not None and found[0] is operation:
+        return found[1]
+    plain = not any(
+        isinstance(node, DirectiveNode) or getattr(node, "directives", None)
+        for node in _nodes([operation, *(fragment.definition for fragment in fragments.values())])
+    )
+    _PLAIN_OPERATIONS[id(operation)] = (operation, plain)
+    while len(_PLAIN_OPERATIONS) > PLANS_KEPT:
+        _PLAIN_OPERATIONS.pop(next(iter(_PLAIN_OPERATIONS)))
+    return plain
+
+
+_PLAIN_OPERATIONS: dict[int, tuple[OperationDefinitionNode, bool]] = {}
+
+
+def _nodes(roots: list[Any]) -> Iterator[Any]:
+    """Every node of the selection sets under `roots`."""
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        yield node
+        selection_set = getattr(node, "selection_set", None)
+        if selection_set is not None:
+            stack.extend(selection_set.selections)
 
 
 # Classes whose instances were seen to be plain values, neither an error nor awaitable.
