@@ -134,15 +134,16 @@ def serializer(leaf: GraphQLLeafType) -> Serialize:
         and issubclass(wrapped, Enum)
     ):
         # Strawberry's enum coercion: the name of the first GraphQL value equal to the
-        # member's.
-        names: dict[Any, str] = {}
+        # member's. Kept by the member's name: a str hashes in C, a member through
+        # Enum.__hash__ in Python.
+        names: dict[str, str] = {}
         for member in wrapped:
             for name, value in leaf.values.items():
                 if value.value == member.value:
-                    names.setdefault(member, name)
+                    names.setdefault(member.name, name)
 
         def enum_name(value: Any) -> Any:
-            name = names.get(value) if type(value) is wrapped else None
+            name = names.get(value._name_) if type(value) is wrapped else None
             return coerce(value) if name is None else name
 
         return enum_name
@@ -300,6 +301,14 @@ class _Batch:
         self.results: list[dict[str, Any]] = []
         self.paths: list[Path | None] = []
 
+    def add(self, source: Any, path: Path | None) -> dict[str, Any]:
+        """Adds an object; its result, to be filled in when the batch runs."""
+        result: dict[str, Any] = {}
+        self.sources.append(source)
+        self.results.append(result)
+        self.paths.append(path)
+        return result
+
 
 class _Field:
     """One field of a batch: the value each object's resolver gave, and the info each
@@ -344,10 +353,7 @@ class LevelExecution:
 
     async def run(self, root_type: GraphQLObjectType) -> dict[str, Any]:
         root = _Batch(root_type, self.plan.root_fields(root_type))
-        data: dict[str, Any] = {}
-        root.sources.append(self.executor.root_value)
-        root.results.append(data)
-        root.paths.append(None)
+        data = root.add(self.executor.root_value, None)
         await self._execute(root)
         return data
 
@@ -671,24 +677,35 @@ class Plan:
         return found
 
     def _build_completer(
-        self, return_type: GraphQLOutputType, details: list[FieldDetails]
+        self, return_type: GraphQLOutputType, details: list[FieldDetails], non_null: bool = False
     ) -> tuple[Complete, bool]:
+        """See completer. With `non_null`, the completer of the non-null type around
+        `return_type` (a null is then for graphql-core to report)."""
         is_awaitable = self.is_awaitable
+        plain = _PLAIN
 
         if isinstance(return_type, GraphQLNonNull):
+            if not isinstance(return_type.of_type, GraphQLList):
+                # An object's or a leaf's completer checks for null itself: one call less
+                # for every value.
+                return self._build_completer(return_type.of_type, details, non_null=True)
             inner, inner_paths = self._build_completer(return_type.of_type, details)
 
-            def non_null(value: Any, path: Path | None, info: Info, following: Following) -> Any:
+            def non_null_list(
+                value: Any, path: Path | None, info: Info, following: Following
+            ) -> Any:
                 if value is None or value is Undefined:
                     raise Unsupported
                 return inner(value, path, info, following)
 
-            return non_null, inner_paths
+            return non_null_list, inner_paths
         if isinstance(return_type, GraphQLList):
             item, item_paths = self._build_completer(return_type.of_type, details)
 
             def list_of(value: Any, path: Path | None, info: Info, following: Following) -> Any:
                 if value is None or value is Undefined:
+                    if non_null:
+                        raise Unsupported
                     return None
                 if type(value) is not list and (
                     not is_plain(value, is_awaitable) or not is_iterable(value)
@@ -707,48 +724,77 @@ class Plan:
 
             def leaf(value: Any, path: Path | None, info: Info, following: Following) -> Any:
                 if value is None or value is Undefined:
+                    if non_null:
+                        raise Unsupported
                     return None
-                if not is_plain(value, is_awaitable):
+                if type(value) not in plain and not is_plain(value, is_awaitable):
                     raise Unsupported
                 return serialize(value)
 
             return leaf, False
-        abstract = is_abstract_type(return_type)
-        concrete_key = (cast(GraphQLObjectType, return_type), id(details))
+        if is_abstract_type(return_type):
+            abstract_type = return_type
+
+            def abstract_of(value: Any, path: Path | None, info: Info, following: Following) -> Any:
+                if value is None or value is Undefined:
+                    if non_null:
+                        raise Unsupported
+                    return None
+                if info is None:  # see _needs_info
+                    raise Unsupported
+                if type(value) not in plain and not is_plain(value, is_awaitable):
+                    raise Unsupported
+                runtime_type = self._runtime_type(abstract_type, value, info)
+                key = (runtime_type, id(details))
+                return self._add(runtime_type, details, key, value, path, info, following)
+
+            return abstract_of, True
+        object_type = cast(GraphQLObjectType, return_type)
+        key = (object_type, id(details))
+        is_type_of = object_type.is_type_of
+        add = self._add
 
         def object_of(value: Any, path: Path | None, info: Info, following: Following) -> Any:
             if value is None or value is Undefined:
+                if non_null:
+                    raise Unsupported
                 return None
-            if not is_plain(value, is_awaitable):
+            if type(value) not in plain and not is_plain(value, is_awaitable):
                 raise Unsupported
-            if abstract:
-                if info is None:  # see _needs_info
-                    raise Unsupported
-                runtime_type = self._runtime_type(
-                    cast(GraphQLAbstractType, return_type), value, info
-                )
-                key = (runtime_type, id(details))
-            else:
-                runtime_type = cast(GraphQLObjectType, return_type)
-                key = concrete_key
-            if runtime_type.is_type_of is not None:
-                if info is None:  # see _needs_info
-                    raise Unsupported
-                matches = runtime_type.is_type_of(value, info)
-                if is_awaitable(matches) or not matches:
-                    raise Unsupported
-            batch = following.get(key)
-            if batch is None:
-                field_set = self.subfields(runtime_type, details)
-                batch = following[key] = _Batch(runtime_type, field_set)
-            result: dict[str, Any] = {}
-            batch.sources.append(value)
-            batch.results.append(result)
-            batch.paths.append(path)
-            return result
+            if is_type_of is None:  # the commonest case, in one call
+                batch = following.get(key)
+                if batch is None:
+                    batch = following[key] = self._batch(object_type, details)
+                return batch.add(value, path)
+            return add(object_type, details, key, value, path, info, following)
 
-        paths = abstract or self._needs_paths(cast(GraphQLObjectType, return_type), details)
-        return object_of, paths
+        return object_of, self._needs_paths(object_type, details)
+
+    def _add(
+        self,
+        object_type: GraphQLObjectType,
+        details: list[FieldDetails],
+        key: tuple[GraphQLObjectType, int],
+        value: Any,
+        path: Path | None,
+        info: Info,
+        following: Following,
+    ) -> dict[str, Any]:
+        """Puts the object into its batch of the next depth, once its type's is_type_of
+        agrees; its result, to be filled in there."""
+        if object_type.is_type_of is not None:
+            if info is None:  # see _needs_info
+                raise Unsupported
+            matches = object_type.is_type_of(value, info)
+            if self.is_awaitable(matches) or not matches:
+                raise Unsupported
+        batch = following.get(key)
+        if batch is None:
+            batch = following[key] = self._batch(object_type, details)
+        return batch.add(value, path)
+
+    def _batch(self, object_type: GraphQLObjectType, details: list[FieldDetails]) -> _Batch:
+        return _Batch(object_type, self.subfields(object_type, details))
 
     def _runtime_type(
         self, abstract_type: GraphQLAbstractType, value: Any, info: GraphQLResolveInfo[Any]
