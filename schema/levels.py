@@ -41,10 +41,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from enum import Enum
 from types import GeneratorType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from graphql import (
-    DirectiveNode,
     GraphQLAbstractType,
     GraphQLEnumType,
     GraphQLField,
@@ -583,10 +582,7 @@ class Plan:
         found = _PLANS.get(key)
         # The plan holds the operation and the schema, so their ids are not reused.
         if found is None or found.operation is not operation or found.schema is not executor.schema:
-            found = cls(executor, shared=True)
-            _PLANS[key] = found
-            while len(_PLANS) > PLANS_KEPT:
-                _PLANS.pop(next(iter(_PLANS)))
+            found = _keep(_PLANS, key, cls(executor, shared=True))
         return found
 
     def close(self) -> None:
@@ -825,13 +821,22 @@ def _plain_selections(operation: OperationDefinitionNode, fragments: dict[str, A
     if found is not None and found[0] is operation:
         return found[1]
     plain = not any(
-        isinstance(node, DirectiveNode) or getattr(node, "directives", None)
+        getattr(node, "directives", None)
         for node in _nodes([operation, *(fragment.definition for fragment in fragments.values())])
     )
-    _PLAIN_OPERATIONS[id(operation)] = (operation, plain)
-    while len(_PLAIN_OPERATIONS) > PLANS_KEPT:
-        _PLAIN_OPERATIONS.pop(next(iter(_PLAIN_OPERATIONS)))
-    return plain
+    return _keep(_PLAIN_OPERATIONS, id(operation), (operation, plain))[1]
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _keep(kept: dict[K, V], key: K, value: V) -> V:
+    """Stores the value, dropping the oldest entries past PLANS_KEPT."""
+    kept[key] = value
+    while len(kept) > PLANS_KEPT:
+        kept.pop(next(iter(kept)))
+    return value
 
 
 _PLAIN_OPERATIONS: dict[int, tuple[OperationDefinitionNode, bool]] = {}
