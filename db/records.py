@@ -21,12 +21,58 @@ def _fields(cls: type[Any]) -> tuple[str, ...]:
     return found
 
 
+# By class: the unfrozen twin its rows are built as (see instances), or None where a
+# twin would not do.
+_TWINS: dict[type[Any], type[Any] | None] = {}
+
+
+def _twin(cls: type[Any]) -> type[Any] | None:
+    """A plain slotted dataclass with `cls`'s fields in its order, whose instances may
+    become instances of `cls` by assigning their `__class__` (same base, same slots);
+    None unless `cls` is a frozen slotted dataclass made of its fields alone."""
+    if cls in _TWINS:
+        return _TWINS[cls]
+    twin: type[Any] | None = None
+    params = getattr(cls, "__dataclass_params__", None)
+    every = dataclasses.fields(cls)
+    if (
+        params is not None
+        and params.frozen
+        and cls.__bases__ == (object,)
+        and "__slots__" in cls.__dict__
+        and not hasattr(cls, "__post_init__")
+        and all(f.init for f in every)
+    ):
+        twin = dataclasses.make_dataclass(
+            f"_{cls.__name__}Row", [f.name for f in every], slots=True, eq=False
+        )
+        probe = twin(*(None for _ in every))
+        try:
+            probe.__class__ = cls
+        except TypeError:  # a layout __class__ assignment refuses
+            twin = None
+    _TWINS[cls] = twin
+    return twin
+
+
 def instances(cls: type[T], rows: Sequence[asyncpg.Record]) -> list[T]:
     """One `cls` per row. When the columns are the dataclass's fields in their order (the
     first row tells), they are passed by position, which takes half the time of passing
-    them by name: a queue page reads some 600 attribute values. Otherwise by name."""
+    them by name: a queue page reads some 600 attribute values.
+
+    A frozen dataclass's `__init__` sets each field through `object.__setattr__`, five
+    times the cost of a plain assignment; its rows are built as instances of an
+    unfrozen twin class with the same slots, which then become `cls`'s (the objects are
+    `cls`'s in every respect: frozen, compared and hashed as it says). 600 attribute
+    values took 350 µs the first way and 105 µs this way where this was measured."""
     if not rows:
         return []
-    if tuple(rows[0].keys()) == _fields(cls):
+    if tuple(rows[0].keys()) != _fields(cls):
+        return [cls(**row) for row in rows]
+    twin = _twin(cls)
+    if twin is None:
         return [cls(*row) for row in rows]
-    return [cls(**row) for row in rows]
+    built: list[Any] = [twin(*row) for row in rows]
+    for instance in built:
+        instance.__class__ = cls
+    return built

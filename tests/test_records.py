@@ -1,11 +1,14 @@
 """Rows become db/ dataclasses by position when their columns are the fields in order,
-and by name otherwise, with the same result."""
+and by name otherwise, with the same result; built by position, they are the frozen
+instances their class makes."""
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError, dataclass, replace
 from datetime import UTC, datetime
 
 import asyncpg
+import pytest
 
 from db.attributes import VALUE_COLUMNS, AttributeValue
 from db.records import instances
@@ -35,3 +38,46 @@ async def test_columns_in_field_order_and_in_another_order_give_the_same_objects
     assert instances(AttributeValue, in_order) == expected
     assert instances(AttributeValue, shuffled) == expected
     assert instances(AttributeValue, []) == []
+
+
+async def test_rows_built_by_position_are_frozen_instances_of_the_class(
+    owner: asyncpg.Connection,
+) -> None:
+    rows = await owner.fetch(f"SELECT {VALUE_COLUMNS} FROM ({ROWS}) AS r")
+
+    built = instances(AttributeValue, rows)
+
+    direct = AttributeValue(*rows[0])
+    assert type(built[0]) is AttributeValue
+    assert built[0] == direct
+    assert hash(built[0]) == hash(direct)
+    assert repr(built[0]) == repr(direct)
+    assert replace(built[0], value="second").value == "second"
+    with pytest.raises(FrozenInstanceError):
+        built[0].value = "changed"  # type: ignore[misc]
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A frozen row class with a __post_init__, which building by twin would skip."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("a name is required")
+
+
+@dataclass(frozen=True)
+class _Unslotted:
+    name: str
+
+
+async def test_a_row_class_with_a_post_init_or_without_slots_is_built_through_its_init(
+    owner: asyncpg.Connection,
+) -> None:
+    rows = await owner.fetch("SELECT 'a'::text AS name UNION ALL SELECT ''")
+
+    with pytest.raises(ValueError, match="a name is required"):
+        instances(_Checked, rows)
+    assert instances(_Unslotted, rows) == [_Unslotted("a"), _Unslotted("")]
