@@ -40,7 +40,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from enum import Enum
-from types import GeneratorType
+from itertools import repeat
+from types import GeneratorType, NoneType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from graphql import (
@@ -307,6 +308,15 @@ class _Batch:
         self.results.append(result)
         self.paths.append(path)
         return result
+
+    def add_all(self, sources: list[Any], path: Path | None) -> list[dict[str, Any]]:
+        """Adds the objects of a list, each with the list's path (see completer: their
+        own paths are not needed); their results."""
+        results: list[dict[str, Any]] = [{} for _ in sources]
+        self.sources += sources
+        self.results += results
+        self.paths += repeat(path, len(sources))
+        return results
 
 
 class _Field:
@@ -697,6 +707,18 @@ class Plan:
             return non_null_list, inner_paths
         if isinstance(return_type, GraphQLList):
             item, item_paths = self._build_completer(return_type.of_type, details)
+            # The batch key of the items when they are objects whose type has no
+            # is_type_of, and which need no path: what object_of does for each, once.
+            element_type = return_type.of_type
+            if isinstance(element_type, GraphQLNonNull):
+                element_type = element_type.of_type
+            objects = (
+                (element_type, id(details))
+                if isinstance(element_type, GraphQLObjectType)
+                and element_type.is_type_of is None
+                and not item_paths
+                else None
+            )
 
             def list_of(value: Any, path: Path | None, info: Info, following: Following) -> Any:
                 if value is None or value is Undefined:
@@ -708,6 +730,14 @@ class Plan:
                 ):
                     raise Unsupported
                 if not item_paths:
+                    if objects is not None and type(value) is list:
+                        kinds = set(map(type, value))
+                        if kinds <= plain and not kinds & _MISSING:
+                            # Objects of a type without is_type_of: into their batch at once.
+                            batch = following.get(objects)
+                            if batch is None:
+                                batch = following[objects] = self._batch(objects[0], details)
+                            return batch.add_all(value, path)
                     return [item(element, path, info, following) for element in value]
                 return [
                     item(element, Path(path, index, None), info, following)
@@ -852,6 +882,9 @@ def _nodes(roots: list[Any]) -> Iterator[Any]:
         if selection_set is not None:
             stack.extend(selection_set.selections)
 
+
+# What stands for a missing value: a null or graphql-core's Undefined.
+_MISSING = frozenset((NoneType, type(Undefined)))
 
 # Classes whose instances were seen to be plain values, neither an error nor awaitable.
 # Asking costs a microsecond for an enum member or a datetime (hasattr(value,

@@ -46,15 +46,29 @@ class Item:
         return self.name.upper() * times
 
 
+def _items() -> list[Item]:
+    moment = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+    return [
+        Item(name="plain", colour=Colour.RED, size=3, seen_at=moment),
+        Item(name="no size", colour=Colour.BLUE, size=None, seen_at=moment),
+    ]
+
+
 @strawberry.type
 class Query:
     @strawberry.field
     def items(self) -> list[Item]:
-        moment = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
-        return [
-            Item(name="plain", colour=Colour.RED, size=3, seen_at=moment),
-            Item(name="no size", colour=Colour.BLUE, size=None, seen_at=moment),
-        ]
+        return _items()
+
+    @strawberry.field
+    def gaps(self) -> list[Item | None]:
+        # Objects a list completes at once unless one of them is missing.
+        return [*_items(), None]
+
+    @strawberry.field
+    def hole(self) -> list[Item]:
+        missing: Any = None
+        return [*_items(), missing]
 
     @strawberry.field
     def broken(self) -> list[Item]:
@@ -110,6 +124,39 @@ async def test_a_null_in_a_non_null_field_is_the_same_located_error() -> None:
     assert general.data is None
     assert [e.formatted for e in fast.errors] == [e.formatted for e in general.errors]
     assert fast.errors[0].path == ["broken", 0, "name"]
+
+
+async def test_a_list_of_objects_with_a_null_answers_as_the_general_path_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A list of objects goes into its batch at once (add_all) only when none is missing.
+    at_once: list[int] = []
+    add_all = levels._Batch.add_all
+
+    def counted(batch: levels._Batch, sources: list[Any], path: Any) -> Any:
+        at_once.append(len(sources))
+        return add_all(batch, sources, path)
+
+    monkeypatch.setattr(levels._Batch, "add_all", counted)
+    items_fast, items_general = await both("{ items { name } }")
+    assert items_fast.data == items_general.data
+    assert at_once == [2]
+
+    gaps_fast, gaps_general = await both("{ gaps { name size } }")
+    hole_fast, hole_general = await both("{ hole { name } }")
+    assert at_once == [2]
+
+    assert gaps_fast.errors is None
+    assert gaps_fast.data == gaps_general.data
+    assert gaps_fast.data["gaps"] == [
+        {"name": "plain", "size": 3},
+        {"name": "no size", "size": None},
+        None,
+    ]
+    assert hole_fast.data is None
+    assert hole_general.data is None
+    assert [e.formatted for e in hole_fast.errors] == [e.formatted for e in hole_general.errors]
+    assert hole_fast.errors[0].path == ["hole", 2]
 
 
 async def test_a_value_an_enum_refuses_is_the_same_located_error() -> None:
