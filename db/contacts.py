@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from db.keyset import Key, Window, in_order, page_sql
-from db.records import instances
+from db.records import builder, instances
 from db.teams import VipGroup
 
 
@@ -89,6 +89,7 @@ _G_COLUMNS = ", ".join(
     for column in ("id", "name", "priority", "team_id", "created_at", "updated_at")
 )
 _N_CONTACT = len(COLUMNS.split(","))
+_contact = builder(Contact)
 
 
 async def contacts_and_vip_groups_by_ids(
@@ -106,7 +107,7 @@ async def contacts_and_vip_groups_by_ids(
     )
     return [
         (
-            Contact(*row[:_N_CONTACT]),
+            _contact(*row[:_N_CONTACT]),
             None if row["g_id"] is None else VipGroup(organization_id, *row[_N_CONTACT:]),
         )
         for row in rows

@@ -12,7 +12,7 @@ import asyncpg
 from db import contacts as contacts_db
 from db.contacts import Contact
 from db.keyset import Window, in_order, page_sql
-from db.records import instances
+from db.records import builder, instances
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +76,8 @@ def _prefixed(columns: str, alias: str) -> str:
 _V_COLUMNS = _prefixed(COLUMNS, "v")
 _C_COLUMNS = _prefixed(contacts_db.COLUMNS, "c")
 _N_CONVERSATION = len(COLUMNS.split(","))
+_conversation = builder(Conversation)
+_contact = builder(Contact)
 
 
 async def conversations_by_ids(
@@ -115,7 +117,7 @@ async def page_conversations(
         *page.params,
     )
     pairs = [
-        (Conversation(*row[:_N_CONVERSATION]), Contact(*row[_N_CONVERSATION:])) for row in rows
+        (_conversation(*row[:_N_CONVERSATION]), _contact(*row[_N_CONVERSATION:])) for row in rows
     ]
     return in_order(pairs, window)
 

@@ -10,7 +10,7 @@ import asyncpg
 
 from db.agents import Agent
 from db.keyset import Window, in_order, page_sql
-from db.records import instances
+from db.records import builder, instances
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,8 @@ COLUMNS = (
 REVISION_COLUMNS = "organization_id, id, note_id, body, edited_at, edited_by"
 ORDER_KEY = ("created_at", "id")  # newest first
 _N_NOTE = len(COLUMNS.split(","))
+_note = builder(Note)
+_agent = builder(Agent)
 
 # The parent column a list of notes hangs from; never user input.
 _PARENTS = ("contact_id", "conversation_id")
@@ -99,8 +101,8 @@ async def page_notes(
     found: dict[int, list[Note]] = {}
     authors: dict[int, Agent] = {}
     for row in rows:
-        found.setdefault(row[parent], []).append(Note(*row[:_N_NOTE]))
-        authors[row["a_id"]] = Agent(organization_id, *row[_N_NOTE:])
+        found.setdefault(row[parent], []).append(_note(*row[:_N_NOTE]))
+        authors[row["a_id"]] = _agent(organization_id, *row[_N_NOTE:])
     return {k: in_order(v, window) for k, v in found.items()}, list(authors.values())
 
 

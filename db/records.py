@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
 
 import asyncpg
 
@@ -76,3 +76,18 @@ def instances(cls: type[T], rows: Sequence[asyncpg.Record]) -> list[T]:
     for instance in built:
         instance.__class__ = cls
     return built
+
+
+def builder(cls: type[T]) -> Callable[..., T]:
+    """What makes a `cls` of its fields' values by position, as `instances` does: for
+    rows that hold more than one dataclass (a note and its author, say)."""
+    twin = _twin(cls)
+    if twin is None:
+        return cls
+
+    def build(*values: Any) -> T:
+        instance = twin(*values)
+        instance.__class__ = cls
+        return cast(T, instance)
+
+    return build

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from db.attributes import VALUE_COLUMNS, AttributeValue
-from db.records import instances
+from db.records import builder, instances
 
 ROWS = """
 SELECT * FROM (VALUES
@@ -45,9 +45,11 @@ async def test_rows_built_by_position_are_frozen_instances_of_the_class(
 ) -> None:
     rows = await owner.fetch(f"SELECT {VALUE_COLUMNS} FROM ({ROWS}) AS r")
 
-    built = instances(AttributeValue, rows)
+    built = [*instances(AttributeValue, rows), builder(AttributeValue)(*rows[0])]
 
     direct = AttributeValue(*rows[0])
+    assert built[2] == direct
+    assert type(built[2]) is AttributeValue
     assert type(built[0]) is AttributeValue
     assert built[0] == direct
     assert hash(built[0]) == hash(direct)
@@ -73,11 +75,13 @@ class _Unslotted:
     name: str
 
 
-async def test_a_row_class_with_a_post_init_or_without_slots_is_built_through_its_init(
+async def test_a_row_class_with_a_post_init_or_without_slots_is_made_by_its_init(
     owner: asyncpg.Connection,
 ) -> None:
     rows = await owner.fetch("SELECT 'a'::text AS name UNION ALL SELECT ''")
 
     with pytest.raises(ValueError, match="a name is required"):
         instances(_Checked, rows)
+    with pytest.raises(ValueError, match="a name is required"):
+        builder(_Checked)("")
     assert instances(_Unslotted, rows) == [_Unslotted("a"), _Unslotted("")]
