@@ -12,13 +12,14 @@ a JSON 500 carrying the request id (InternalErrors).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import asyncpg
-from asyncpg.pool import PoolAcquireContext
+from asyncpg.pool import PoolConnectionProxy
 from cross_web import AsyncHTTPRequestAdapter
 from graphql import GraphQLError
 from starlette.datastructures import Headers
@@ -250,15 +251,19 @@ class BodySizeLimit:
 
 class _PoolWithDeadline:
     """A pool as Session uses it, except that acquiring a connection waits at most
-    `timeout` seconds (then raises TimeoutError)."""
+    `timeout` seconds (then raises TimeoutError).
+
+    The deadline is the request task's own (asyncio.timeout): asyncpg's `timeout=` runs
+    the acquisition in a task of its own, one more task and pass of the event loop for
+    every request."""
 
     def __init__(self, pool: asyncpg.Pool, timeout: float) -> None:
         self._pool = pool
         self._timeout = timeout
 
-    def acquire(self, *, timeout: float | None = None) -> PoolAcquireContext[Any]:
-        limit = self._timeout if timeout is None else min(timeout, self._timeout)
-        return self._pool.acquire(timeout=limit)
+    async def acquire(self) -> PoolConnectionProxy[Any]:
+        async with asyncio.timeout(self._timeout):
+            return await self._pool.acquire()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._pool, name)
