@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 
 import asyncpg
 
-from db.records import instances
+from db.records import instances, made
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,46 @@ DEFINITION_COLUMNS = (
     " position, archived, created_at, updated_at"
 )
 VALUE_COLUMNS = "organization_id, contact_id, definition_id, value, updated_at, updated_by"
+
+# A contact's values as columns of a statement that reads contacts (as `c`), for
+# contact_values(): the contacts and their values in one round trip instead of two. One
+# array per field (nulls when the contact has no value): arrays of plain types decode
+# faster than an array of rows.
+CONTACT_VALUES_JOIN = (
+    " CROSS JOIN LATERAL (SELECT array_agg(v.definition_id) AS definition_ids,"
+    " array_agg(v.value) AS texts, array_agg(v.updated_at) AS times,"
+    " array_agg(v.updated_by) AS authors"
+    " FROM contact_attribute_values v"
+    " WHERE v.organization_id = c.organization_id AND v.contact_id = c.id) cv"
+)
+CONTACT_VALUES_COLUMNS = "cv.definition_ids, cv.texts, cv.times, cv.authors"
+
+
+def contact_values(
+    organization_id: int,
+    contact_id: int,
+    definition_ids: list[int] | None,
+    texts: list[str | None] | None,
+    times: list[datetime] | None,
+    authors: list[int | None] | None,
+) -> list[AttributeValue]:
+    """The values of the CONTACT_VALUES_COLUMNS of a contact, in no particular order, as
+    values_by_contact_ids gives them."""
+    if definition_ids is None or texts is None or times is None or authors is None:
+        return []
+    count = len(definition_ids)
+    return made(
+        AttributeValue,
+        zip(
+            repeat(organization_id, count),
+            repeat(contact_id, count),
+            definition_ids,
+            texts,
+            times,
+            authors,
+            strict=True,
+        ),
+    )
 
 
 async def definitions_of_organization(

@@ -9,6 +9,12 @@ from typing import Any
 
 import asyncpg
 
+from db.attributes import (
+    CONTACT_VALUES_COLUMNS,
+    CONTACT_VALUES_JOIN,
+    AttributeValue,
+    contact_values,
+)
 from db.keyset import Key, Window, in_order, page_sql
 from db.records import builder, instances
 from db.teams import VipGroup
@@ -88,19 +94,21 @@ _G_COLUMNS = ", ".join(
     f"g.{column} AS g_{column}"
     for column in ("id", "name", "priority", "team_id", "created_at", "updated_at")
 )
+_N_GROUP = len(_G_COLUMNS.split(","))
 _N_CONTACT = len(COLUMNS.split(","))
 _contact = builder(Contact)
 
 
-async def contacts_and_vip_groups_by_ids(
+async def contacts_by_ids_in_full(
     conn: asyncpg.Connection, organization_id: int, ids: Sequence[int]
-) -> list[tuple[Contact, VipGroup | None]]:
-    """The contacts among `ids`, each with its VIP group (read in the same statement: the
-    panel shows both)."""
+) -> list[tuple[Contact, VipGroup | None, list[AttributeValue]]]:
+    """The contacts among `ids`, each with its VIP group and its attribute values (read in
+    the same statement: the panel shows all three)."""
     rows = await conn.fetch(
-        f"SELECT {_C_COLUMNS}, {_G_COLUMNS} FROM contacts c"
+        f"SELECT {_C_COLUMNS}, {_G_COLUMNS}, {CONTACT_VALUES_COLUMNS}"
+        " FROM contacts c"
         " LEFT JOIN vip_groups g ON g.organization_id = c.organization_id"
-        " AND g.id = c.vip_group_id"
+        f" AND g.id = c.vip_group_id{CONTACT_VALUES_JOIN}"
         " WHERE c.organization_id = $1 AND c.id = ANY($2::bigint[])",
         organization_id,
         ids,
@@ -108,7 +116,10 @@ async def contacts_and_vip_groups_by_ids(
     return [
         (
             _contact(*row[:_N_CONTACT]),
-            None if row["g_id"] is None else VipGroup(organization_id, *row[_N_CONTACT:]),
+            None
+            if row["g_id"] is None
+            else VipGroup(organization_id, *row[_N_CONTACT : _N_CONTACT + _N_GROUP]),
+            contact_values(organization_id, row["id"], *row[_N_CONTACT + _N_GROUP :]),
         )
         for row in rows
     ]

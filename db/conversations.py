@@ -10,6 +10,12 @@ from typing import Any
 import asyncpg
 
 from db import contacts as contacts_db
+from db.attributes import (
+    CONTACT_VALUES_COLUMNS,
+    CONTACT_VALUES_JOIN,
+    AttributeValue,
+    contact_values,
+)
 from db.contacts import Contact
 from db.keyset import Window, in_order, page_sql
 from db.records import builder, instances
@@ -76,6 +82,7 @@ def _prefixed(columns: str, alias: str) -> str:
 _V_COLUMNS = _prefixed(COLUMNS, "v")
 _C_COLUMNS = _prefixed(contacts_db.COLUMNS, "c")
 _N_CONVERSATION = len(COLUMNS.split(","))
+_N_CONTACT = len(contacts_db.COLUMNS.split(","))
 _conversation = builder(Conversation)
 _contact = builder(Contact)
 
@@ -99,27 +106,40 @@ async def page_conversations(
     where: ConversationFilter,
     queue: bool,
     window: Window,
-) -> list[tuple[Conversation, Contact]]:
+    with_values: bool = False,
+) -> list[tuple[Conversation, Contact, list[AttributeValue] | None]]:
     """One window of the organisation's conversations in queue order (`queue`) or newest
-    first, each with its contact (read in the same statement)."""
+    first, each with its contact and, `with_values`, the contact's attribute values (else
+    None), read in the same statement."""
     filter_sql, filter_params = _filter_sql(where, 2)
     # QUEUE: VIPs first, higher VIP group priority first, longest waiting first. Negated
     # priority keeps every key ascending, so one row comparison bounds the index scan.
     key = ("(-v.priority)", "v.last_message_at", "v.id") if queue else ("v.last_message_at", "v.id")
     page = page_sql(key, descending=not queue, window=window, first_param=2 + len(filter_params))
+    columns, join = (
+        (f", {CONTACT_VALUES_COLUMNS}", CONTACT_VALUES_JOIN) if with_values else ("", "")
+    )
     rows = await conn.fetch(
-        f"SELECT {_V_COLUMNS}, {_C_COLUMNS} FROM conversations v"
+        f"SELECT {_V_COLUMNS}, {_C_COLUMNS}{columns} FROM conversations v"
         " JOIN contacts c ON c.organization_id = v.organization_id AND c.id = v.contact_id"
+        f"{join}"
         f" WHERE v.organization_id = $1{filter_sql}{page.condition}"
         f" ORDER BY {page.order} LIMIT {page.limit}",
         organization_id,
         *filter_params,
         *page.params,
     )
-    pairs = [
-        (_conversation(*row[:_N_CONVERSATION]), _contact(*row[_N_CONVERSATION:])) for row in rows
+    found = [
+        (
+            _conversation(*row[:_N_CONVERSATION]),
+            _contact(*row[_N_CONVERSATION : _N_CONVERSATION + _N_CONTACT]),
+            contact_values(organization_id, row["contact_id"], *row[_N_CONVERSATION + _N_CONTACT :])
+            if with_values
+            else None,
+        )
+        for row in rows
     ]
-    return in_order(pairs, window)
+    return in_order(found, window)
 
 
 async def count_conversations(

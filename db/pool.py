@@ -38,7 +38,7 @@ async def _load_codecs(conn: asyncpg.Connection) -> None:
     # asyncpg looks the codec of a non-core type up (bigint[] among them) with three extra
     # statements the first time a connection meets it. Doing it when the connection opens
     # keeps them out of requests, so a request runs the same statements on every connection.
-    await conn.fetchval("SELECT NULL::bigint[]")
+    await conn.fetchrow("SELECT NULL::bigint[], NULL::text[], NULL::timestamptz[]")
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

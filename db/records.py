@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar, cast
 
 import asyncpg
@@ -69,6 +69,11 @@ def instances(cls: type[T], rows: Sequence[asyncpg.Record]) -> list[T]:
         return []
     if tuple(rows[0].keys()) != _fields(cls):
         return [cls(**row) for row in rows]
+    return made(cls, cast(Sequence[Sequence[Any]], rows))
+
+
+def made(cls: type[T], rows: Iterable[Sequence[Any]]) -> list[T]:
+    """One `cls` per row of its fields' values by position, as `instances` makes them."""
     twin = _twin(cls)
     if twin is None:
         return [cls(*row) for row in rows]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from db import conversations as conversations_db
-from db.contacts import Contact
 from db.conversations import Conversation, ConversationFilter, Message
 from resolvers import ids
 from resolvers.context import Context
@@ -44,26 +43,33 @@ def team_filter(global_id: str | None) -> int | None:
 
 
 async def list_conversations(
-    ctx: Context, args: PageArgs, where: ConversationFilter, *, queue: bool
+    ctx: Context,
+    args: PageArgs,
+    where: ConversationFilter,
+    *,
+    queue: bool,
+    with_attribute_values: bool = False,
 ) -> Page[Conversation]:
-    """A page of conversations in queue order or newest first; their contacts are read in
-    the same statement and primed into the contact loader."""
+    """A page of conversations in queue order or newest first; their contacts (and, when
+    asked, the contacts' attribute values) are read in the same statement and primed
+    into their loaders."""
     ordering = QUEUE if queue else NEWEST
     request = window(args, ordering)
-    pairs = await ctx.session.run(
+    found = await ctx.session.run(
         conversations_db.page_conversations,
         ctx.organization_id,
         where=where,
         queue=queue,
         window=request,
+        with_values=with_attribute_values,
     )
-    contacts: list[Contact] = []
-    for conversation, contact in pairs:
-        ctx.loaders.conversation_by_id.prime(conversation.id, conversation)
-        contacts.append(contact)
-    for contact in contacts:
-        ctx.loaders.contact_by_id.prime(contact.id, contact)
-    return page([conversation for conversation, _ in pairs], request, ordering)
+    loaders = ctx.loaders
+    for conversation, contact, values in found:
+        loaders.conversation_by_id.prime(conversation.id, conversation)
+        loaders.contact_by_id.prime(contact.id, contact)
+        if values is not None:
+            loaders.attribute_values_by_contact_id.prime(contact.id, values)
+    return page([conversation for conversation, _, _ in found], request, ordering)
 
 
 async def count_conversations(ctx: Context, where: ConversationFilter) -> int:

@@ -90,17 +90,20 @@ class _CountByParent(_Loader):
 
 
 class ContactByIdLoader(_Loader):
-    """Contacts by id; their VIP groups come in the same statement, into VipGroupByIdLoader."""
+    """Contacts by id; their VIP groups and attribute values come in the same statement,
+    into VipGroupByIdLoader and AttributeValuesByContactIdLoader."""
 
     async def batch_load_fn(self, ids: list[int]) -> list[Contact | None]:
-        pairs = await self.session.run(
-            contacts_db.contacts_and_vip_groups_by_ids, self.organization_id, ids
+        found = await self.session.run(
+            contacts_db.contacts_by_ids_in_full, self.organization_id, ids
         )
         groups = self.loaders.vip_group_by_id
-        for _, group in pairs:
+        values = self.loaders.attribute_values_by_contact_id
+        for contact, group, contact_values in found:
             if group is not None:
                 groups.prime(group.id, group)
-        by_id = {contact.id: contact for contact, _ in pairs}
+            values.prime(contact.id, contact_values)
+        by_id = {contact.id: contact for contact, _, _ in found}
         return [by_id.get(i) for i in ids]
 
 

@@ -16,6 +16,7 @@ from schema.base import After, Before, Connection, First, Info, Last, Node, conn
 from schema.contacts import Contact
 from schema.conversations import Conversation, Message
 from schema.enums import ConversationOrder, ConversationStatus, SocialNetwork
+from schema.lookahead import selects
 from schema.notes import Note
 
 _NODE_TYPES: dict[str, Any] = {
@@ -145,7 +146,15 @@ class Query:
         )
         queue = order_by is ConversationOrder.QUEUE
         found = await conversations.list_conversations(
-            ctx, PageArgs(first, after, last, before), where, queue=queue
+            ctx,
+            PageArgs(first, after, last, before),
+            where,
+            queue=queue,
+            with_attribute_values=selects(
+                info,
+                ("nodes", "contact", "attributes"),
+                ("edges", "node", "contact", "attributes"),
+            ),
         )
         return connection(
             found, Conversation.of, lambda: conversations.count_conversations(ctx, where)

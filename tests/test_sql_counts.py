@@ -184,9 +184,9 @@ async def _counts(
 
 
 async def test_the_two_queries_of_the_issue(bulk: Bulk) -> None:
-    # auth, the page of conversations with their contacts, VIP groups by id, the
-    # definitions, the contacts' values
-    assert await _counts(bulk, CONVERSATIONS_WITH_CONTACTS, "conversations.edges") == (5, 5)
+    # auth, the page of conversations with their contacts and the contacts' values (the
+    # query asks for them), VIP groups by id, the definitions
+    assert await _counts(bulk, CONVERSATIONS_WITH_CONTACTS, "conversations.edges") == (4, 4)
     # auth, the page of contacts, their first five notes each with their authors
     assert await _counts(bulk, CONTACTS_WITH_NOTES, "contacts.nodes") == (3, 3)
 
@@ -263,8 +263,8 @@ async def test_nodes_by_id_cost_one_statement_per_type(
     org = bulk.org.id
     contacts = [ids.encode("Contact", pk) for pk in bulk.contact_ids[:100]]
 
-    # auth, contacts with their VIP groups, definitions, values
-    assert await _counts_of_nodes(bulk, contacts) == (4, 4)
+    # auth, contacts with their VIP groups and values, definitions
+    assert await _counts_of_nodes(bulk, contacts) == (3, 3)
 
     # given: ids of every type, 100 of them; the first team is the one of the first VIP
     # group, so that both lists need the same rows on the second level
@@ -294,12 +294,13 @@ async def test_nodes_by_id_cost_one_statement_per_type(
     few = await bulk.org.agent(NODES, {"ids": one_of_each})
     many = await bulk.org.agent(NODES, {"ids": mixed})
 
-    # then: auth, one statement per type (definitions come with the organisation's list),
-    # then for the nested fields values, revisions and last messages; the VIP groups,
-    # teams, agents, conversations and contacts they need were read on the first level
+    # then: auth, one statement per type (definitions come with the organisation's list,
+    # values with the contacts), then for the nested fields revisions and last messages;
+    # the VIP groups, teams, agents, conversations and contacts they need were read on the
+    # first level
     assert None not in few.data["nodes"]
     assert None not in many.data["nodes"]
-    assert (few.statements, many.statements) == (12, 12)
+    assert (few.statements, many.statements) == (11, 11)
 
 
 async def _counts_of_nodes(bulk: Bulk, global_ids: list[str]) -> tuple[int, int]:
