@@ -128,6 +128,10 @@ class Cluster:
             stdout=subprocess.DEVNULL,
         )
 
+    def pid(self) -> int:
+        """The postmaster's pid (its children are the backends and background workers)."""
+        return int((self.pgdata / "postmaster.pid").read_text().split()[0])
+
     def stop(self) -> None:
         self.account.run(
             [str(self.bin / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"],

@@ -1,4 +1,4 @@
-"""The servers under test as child processes, and their memory under load."""
+"""The servers under test as child processes, and their memory and CPU under load."""
 
 from __future__ import annotations
 
@@ -92,15 +92,10 @@ class Server:
 
     def pids(self) -> dict[int, str]:
         """The server's processes (its own and its descendants), each with a role."""
-        found = {self.process.pid: "main"}
-        children = _children()
-        frontier = [self.process.pid]
-        while frontier:
-            pid = frontier.pop()
-            for child in children.get(pid, ()):
-                found[child] = _role(child)
-                frontier.append(child)
-        return found
+        return {
+            pid: "main" if pid == self.process.pid else _role(pid)
+            for pid in process_tree(self.process.pid)
+        }
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -153,6 +148,64 @@ def _children() -> dict[int, list[int]]:
         parent = int(stat.rpartition(")")[2].split()[1])
         children.setdefault(parent, []).append(int(entry))
     return children
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and its descendants."""
+    found = [root]
+    children = _children()
+    frontier = [root]
+    while frontier:
+        pid = frontier.pop()
+        for child in children.get(pid, ()):
+            found.append(child)
+            frontier.append(child)
+    return found
+
+
+_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    """The user and system time the process has used, in clock ticks."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # After the command name in parentheses: state is field 3, utime 14 and stime 15.
+    fields = stat.rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])
+
+
+@dataclass
+class CpuMeter:
+    """The CPU seconds each process tree (by name: its root pid) uses between entering
+    and leaving, its processes that started meanwhile included (those that ended
+    meanwhile are not counted)."""
+
+    roots: dict[str, int]
+    used: dict[str, float] = field(default_factory=dict)
+    _before: dict[str, dict[int, int]] = field(default_factory=dict)
+
+    def __enter__(self) -> CpuMeter:
+        self._before = {name: self._ticks(root) for name, root in self.roots.items()}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name, root in self.roots.items():
+            before = self._before[name]
+            after = self._ticks(root)
+            ticks = sum(t - before.get(pid, 0) for pid, t in after.items())
+            self.used[name] = ticks / _TICKS_PER_SECOND
+
+    @staticmethod
+    def _ticks(root: int) -> dict[int, int]:
+        found = {}
+        for pid in process_tree(root):
+            ticks = _cpu_ticks(pid)
+            if ticks is not None:
+                found[pid] = ticks
+        return found
 
 
 def _role(pid: int) -> str:

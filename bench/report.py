@@ -124,15 +124,18 @@ def _throughput(r: dict[str, Any]) -> list[str]:
         "### Throughput and latency",
         "",
         "| op | server | concurrency | requests | req/s | p50 ms | p90 ms | p99 ms | max ms"
-        " | errors | SQL statements / request |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " | errors | SQL statements / request | server CPU ms / request"
+        " | PostgreSQL CPU ms / request |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in r["runs"]:
+        cpu = run.get("cpu_ms_per_request", {})  # absent from runs before it was measured
         out.append(
             f"| {run['op']} {run['title']} | {SERVER_NAMES[run['server']]} | {run['concurrency']}"
             f" | {run['requests']:,} | {run['rps']:.1f} | {run['p50_ms']:.2f} | {run['p90_ms']:.2f}"
             f" | {run['p99_ms']:.2f} | {run['max_ms']:.2f} | {run['errors']}"
-            f" | {run['statements_per_request']:.2f} |"
+            f" | {run['statements_per_request']:.2f} | {_ms(cpu.get('server'))}"
+            f" | {_ms(cpu.get('postgresql'))} |"
         )
     errors = [run for run in r["runs"] if run["errors"]]
     if errors:
@@ -144,6 +147,10 @@ def _throughput(r: dict[str, Any]) -> list[str]:
         ]
     out.append("")
     return out
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
 
 
 def _pairs(r: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:

@@ -51,6 +51,7 @@ from bench.operations import (
 from bench.processes import (
     NODE,
     POSTGRAPHILE_DIR,
+    CpuMeter,
     MemorySampler,
     Server,
     free_port,
@@ -339,7 +340,8 @@ class Benchmark:
         script: str,
         connections: int,
     ) -> dict[str, Any]:
-        with MemorySampler(server) as memory:
+        roots = {"server": server.process.pid, "postgresql": self.cluster.pid()}
+        with MemorySampler(server) as memory, CpuMeter(roots) as cpu:
             load = await asyncio.to_thread(
                 measure.run_wrk,
                 server.url,
@@ -365,6 +367,11 @@ class Benchmark:
                 "per_request"
             ],
             "rss_kib": {str(pid): [role, kib] for pid, (role, kib) in memory.peaks.items()},
+            # CPU per request answered: the server's processes, and the whole cluster's.
+            "cpu_ms_per_request": {
+                name: round(seconds * 1000 / load.requests, 3) if load.requests else None
+                for name, seconds in cpu.used.items()
+            },
         }
         log(
             f"  {op.key} {op.server:<12} c={connections:<3} {run['rps']:>8.1f} req/s"
