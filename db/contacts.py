@@ -73,7 +73,7 @@ def _filter_sql(where: ContactFilter, first_param: int) -> tuple[str, list[Any]]
 # past row-level security for this transaction's organisation; the contacts themselves
 # are read here, under it.
 _SEARCH_PAGE = (
-    f"SELECT {COLUMNS} FROM contacts WHERE organization_id = $1 AND id = ANY(ARRAY("
+    "SELECT {columns} FROM contacts c{join} WHERE organization_id = $1 AND id = ANY(ARRAY("
     "SELECT search_contact_ids($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)))"
     " ORDER BY name, id"
 )
@@ -126,17 +126,25 @@ async def contacts_by_ids_in_full(
 
 
 async def page_contacts(
-    conn: asyncpg.Connection, organization_id: int, *, where: ContactFilter, window: Window
-) -> list[Contact]:
-    """One window of the organisation's contacts matching `where`, by name then id.
+    conn: asyncpg.Connection,
+    organization_id: int,
+    *,
+    where: ContactFilter,
+    window: Window,
+    with_values: bool = False,
+) -> list[tuple[Contact, list[AttributeValue] | None]]:
+    """One window of the organisation's contacts matching `where`, by name then id, each
+    with its attribute values when `with_values` (else None), read in the same statement.
 
     A search matches the contacts whose name, handle, email or phone contains the term,
     compared lower-cased by PostgreSQL (Python's lower() differs on some letters: "İ"
     becomes two code points); the term is literal text, LIKE's wildcards included.
     """
+    columns = f"{COLUMNS}, {CONTACT_VALUES_COLUMNS}" if with_values else COLUMNS
+    join = CONTACT_VALUES_JOIN if with_values else ""
     if where.search:
         rows = await conn.fetch(
-            _SEARCH_PAGE,
+            _SEARCH_PAGE.format(columns=columns, join=join),
             organization_id,
             where.search,
             where.is_vip,
@@ -146,17 +154,32 @@ async def page_contacts(
             window.from_end,
             window.limit,
         )
-        return instances(Contact, rows)
+        return _with_values(organization_id, rows, with_values)
     filter_sql, filter_params = _filter_sql(where, 2)
     page = page_sql(ORDER_KEY, descending=False, window=window, first_param=2 + len(filter_params))
     rows = await conn.fetch(
-        f"SELECT {COLUMNS} FROM contacts WHERE organization_id = $1{filter_sql}{page.condition}"
+        f"SELECT {columns} FROM contacts c{join}"
+        f" WHERE organization_id = $1{filter_sql}{page.condition}"
         f" ORDER BY {page.order} LIMIT {page.limit}",
         organization_id,
         *filter_params,
         *page.params,
     )
-    return in_order(instances(Contact, rows), window)
+    return in_order(_with_values(organization_id, rows, with_values), window)
+
+
+def _with_values(
+    organization_id: int, rows: list[asyncpg.Record], with_values: bool
+) -> list[tuple[Contact, list[AttributeValue] | None]]:
+    if not with_values:
+        return [(contact, None) for contact in instances(Contact, rows)]
+    return [
+        (
+            _contact(*row[:_N_CONTACT]),
+            contact_values(organization_id, row["id"], *row[_N_CONTACT:]),
+        )
+        for row in rows
+    ]
 
 
 async def count_contacts(

@@ -45,10 +45,11 @@ async def contact_by_global_id(ctx: Context, global_id: str) -> Contact | None:
 
 
 async def list_contacts(
-    ctx: Context, args: PageArgs, where: ContactFilter
+    ctx: Context, args: PageArgs, where: ContactFilter, *, with_attribute_values: bool = False
 ) -> tuple[Page[Contact], ContactFilter]:
-    """A page of contacts by name. Raises BadUserInput for a search over 100 characters or
-    with characters PostgreSQL cannot store."""
+    """A page of contacts by name, primed into the contact loader (and, when asked, their
+    attribute values, read in the same statement, into theirs). Raises BadUserInput for a
+    search over 100 characters or with characters PostgreSQL cannot store."""
     if where.search is not None:
         if len(where.search) > MAX_SEARCH:
             raise BadUserInput(f"`search` is at most {MAX_SEARCH} characters")
@@ -57,12 +58,19 @@ async def list_contacts(
             raise BadUserInput(f"`search` {unstorable}")
         where = ContactFilter(where.search.strip() or None, where.is_vip, where.network)
     request = window(args, BY_NAME)
-    rows = await ctx.session.run(
-        contacts_db.page_contacts, ctx.organization_id, where=where, window=request
+    found = await ctx.session.run(
+        contacts_db.page_contacts,
+        ctx.organization_id,
+        where=where,
+        window=request,
+        with_values=with_attribute_values,
     )
-    for row in rows:
-        ctx.loaders.contact_by_id.prime(row.id, row)
-    return page(rows, request, BY_NAME), where
+    loaders = ctx.loaders
+    for contact, values in found:
+        loaders.contact_by_id.prime(contact.id, contact)
+        if values is not None:
+            loaders.attribute_values_by_contact_id.prime(contact.id, values)
+    return page([contact for contact, _ in found], request, BY_NAME), where
 
 
 async def count_contacts(ctx: Context, where: ContactFilter) -> int:

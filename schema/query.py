@@ -104,7 +104,12 @@ class Query:
         ctx = info.context
         where = ContactFilter(search, is_vip, None if network is None else network.name)
         found, where = await contacts.list_contacts(
-            ctx, PageArgs(first, after, last, before), where
+            ctx,
+            PageArgs(first, after, last, before),
+            where,
+            with_attribute_values=selects(
+                info, ("nodes", "attributes"), ("edges", "node", "attributes")
+            ),
         )
         return connection(found, Contact.of, lambda: contacts.count_contacts(ctx, where))
 

@@ -11,6 +11,7 @@ import pytest
 import strawberry
 
 from resolvers import ids
+from schema import query as query_module
 from schema.lookahead import selects
 from tests.bulk import add_contact, add_conversation
 from tests.conftest import Org
@@ -120,7 +121,7 @@ query ($id: ID!) { contact(id: $id) { attributes { key value updatedAt updatedBy
 
 
 async def test_values_read_with_the_contacts_are_those_read_on_their_own(
-    owner: asyncpg.Connection, demo_org: Org
+    owner: asyncpg.Connection, demo_org: Org, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given: a contact without any value, with the newest conversation
     bare = await add_contact(owner, demo_org.id, name="Bare Contact")
@@ -130,26 +131,35 @@ async def test_values_read_with_the_contacts_are_those_read_on_their_own(
     contacts = await owner.fetchval(
         "SELECT count(*) FROM contacts WHERE organization_id = $1", demo_org.id
     )
+    variables = {"n": contacts}
 
-    # when: every contact's attributes through the conversations (values in the page's
-    # statement), through the contact list (values in a statement of their own) and one by
-    # one (values in the contact's statement)
+    # when: every contact's attributes through the conversations and the contact list
+    # (values in the page's statement), one by one (values in the contact's statement), and
+    # through the contact list with the look-ahead blind (values in a statement of their
+    # own, by the values loader)
     by_conversation = await demo_org.agent(WITH_CONVERSATIONS, {"n": 100})
-    by_list = await demo_org.agent(WITH_CONTACTS, {"n": contacts})
+    by_list = await demo_org.agent(WITH_CONTACTS, variables)
+    with monkeypatch.context() as blind:
+        blind.setattr(query_module, "selects", lambda info, *paths: False)
+        alone = await demo_org.agent(WITH_CONTACTS, variables)
 
     # then
-    listed = {c["id"]: c["attributes"] for c in by_list.data["contacts"]["nodes"]}
+    expected = {c["id"]: c["attributes"] for c in alone.data["contacts"]["nodes"]}
+    assert alone.statements == by_list.statements + 1
+    assert {c["id"]: c["attributes"] for c in by_list.data["contacts"]["nodes"]} == expected
     conversations = by_conversation.data["conversations"]["nodes"]
+    assert conversations[0]["contact"]["id"] == ids.encode("Contact", bare)
     assert len(conversations) > 1
     for conversation in conversations:
         contact = conversation["contact"]
-        assert contact["attributes"] == listed[contact["id"]]
+        assert contact["attributes"] == expected[contact["id"]]
         one = await demo_org.agent(BY_ID, {"id": contact["id"]})
-        assert one.data["contact"]["attributes"] == listed[contact["id"]]
-    assert conversations[0]["contact"]["id"] == ids.encode("Contact", bare)
-    bare_attributes = listed[ids.encode("Contact", bare)]
+        assert one.data["contact"]["attributes"] == expected[contact["id"]]
+    bare_attributes = expected[ids.encode("Contact", bare)]
     assert bare_attributes
     assert all(attribute["value"] is None for attribute in bare_attributes)
     assert any(
-        attribute["value"] is not None for attributes in listed.values() for attribute in attributes
+        attribute["value"] is not None
+        for attributes in expected.values()
+        for attribute in attributes
     )

@@ -94,6 +94,12 @@ query ($n: Int!) {
   }
 }
 """
+CONTACTS_SEARCHED_WITH_ATTRIBUTES = """
+query ($n: Int!) {
+  contacts(first: $n, search: "bulk") { edges { node { ...Shown } } }
+}
+fragment Shown on Contact { name attributes { key value } }
+"""
 CONTACT_ATTRIBUTES = """
 query ($n: Int!) {
   contacts(first: $n) {
@@ -212,8 +218,11 @@ async def test_every_nested_note_has_its_data(bulk: Bulk) -> None:
         (CONTACT_NOTES, "contacts.nodes", 4),
         # auth, page, conversations, their counts, teams
         (CONTACT_CONVERSATIONS, "contacts.nodes", 5),
-        # auth, page, definitions, values, agents
-        (CONTACT_ATTRIBUTES, "contacts.nodes", 5),
+        # auth, page with the contacts' values (the query asks for them), definitions,
+        # agents
+        (CONTACT_ATTRIBUTES, "contacts.nodes", 4),
+        # auth, search page with the values, definitions
+        (CONTACTS_SEARCHED_WITH_ATTRIBUTES, "contacts.edges", 3),
         # auth, page, messages, message counts
         (CONVERSATION_MESSAGES, "conversations.nodes", 4),
         # auth, page, notes with their authors, note counts
@@ -228,6 +237,7 @@ async def test_every_nested_note_has_its_data(bulk: Bulk) -> None:
         "Contact.notes",
         "Contact.conversations",
         "Contact.attributes",
+        "Contact.attributes of a search",
         "Conversation.messages",
         "Conversation.notes",
         "Note.revisions",
