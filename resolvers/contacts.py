@@ -65,11 +65,8 @@ async def list_contacts(
         window=request,
         with_values=with_attribute_values,
     )
-    loaders = ctx.loaders
     for contact, values in found:
-        loaders.contact_by_id.prime(contact.id, contact)
-        if values is not None:
-            loaders.attribute_values_by_contact_id.prime(contact.id, values)
+        ctx.loaders.prime_contact(contact, values)
     return page([contact for contact, _ in found], request, BY_NAME), where
 
 

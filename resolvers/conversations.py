@@ -63,12 +63,9 @@ async def list_conversations(
         window=request,
         with_values=with_attribute_values,
     )
-    loaders = ctx.loaders
     for conversation, contact, values in found:
-        loaders.conversation_by_id.prime(conversation.id, conversation)
-        loaders.contact_by_id.prime(contact.id, contact)
-        if values is not None:
-            loaders.attribute_values_by_contact_id.prime(contact.id, values)
+        ctx.loaders.conversation_by_id.prime(conversation.id, conversation)
+        ctx.loaders.prime_contact(contact, values)
     return page([conversation for conversation, _, _ in found], request, ordering)
 
 

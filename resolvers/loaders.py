@@ -314,6 +314,13 @@ class Loaders:
     def _make(self, cls: type[L]) -> L:
         return cls(self)
 
+    def prime_contact(self, contact: Contact, values: list[AttributeValue] | None) -> None:
+        """A contact read by another statement, with its attribute values if that read
+        them too."""
+        self.contact_by_id.prime(contact.id, contact)
+        if values is not None:
+            self.attribute_values_by_contact_id.prime(contact.id, values)
+
     def close(self) -> None:
         """Lets go of the loaders made for the request. Each refers back to this object
         (to prime the others), and that cycle would keep every row and future they cache
