@@ -132,7 +132,7 @@ def create_app(
             await app.state.pool.close()
 
     try:
-        logs.install(os.environ.get(logs.LOG_FORMAT_ENV))
+        logs.install(os.environ.get(logs.LOG_FORMAT_ENV), os.environ.get(logs.LOG_LEVEL_ENV))
         tracing = Tracing.from_env(os.environ)
         persisted_queries = PersistedQueries.from_env(os.environ)
         guard = authentication_guard(os.environ, clock=clock)
@@ -442,8 +442,10 @@ def serve(args: argparse.Namespace) -> None:
                 )
             )
             os.environ.setdefault(logs.LOG_FORMAT_ENV, "json")
+            # The workers' create_app() installs logging again, from the environment.
+            os.environ[logs.LOG_LEVEL_ENV] = args.log_level
             try:
-                logs.install(os.environ[logs.LOG_FORMAT_ENV])
+                logs.install(os.environ[logs.LOG_FORMAT_ENV], args.log_level)
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
             host = f"[{args.host}]" if ":" in args.host else args.host

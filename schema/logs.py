@@ -19,6 +19,16 @@ import orjson
 
 LOG_FORMAT_ENV = "LOG_FORMAT"
 FORMATS = ("json", "text")
+LOG_LEVEL_ENV = "LOG_LEVEL"
+# The names of `serve --log-level`, uvicorn's: trace is its level below debug.
+LEVELS = {
+    "critical": logging.CRITICAL,
+    "error": logging.ERROR,
+    "warning": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "trace": 5,
+}
 
 # Only these record attributes reach a JSON line; none may hold a token or a note body.
 FIELDS = (
@@ -113,16 +123,21 @@ def _row_values(error: BaseException | None) -> list[str]:
     return found
 
 
-def install(log_format: str | None) -> None:
-    """Sends every log record to stderr as `json` or `text`, replacing the root logger's
-    handlers (uvicorn's worker processes configure none of their own). None or an empty
-    string leaves logging as it is. Raises ValueError for another format."""
+def install(log_format: str | None, level: str | None = None) -> None:
+    """Sends every log record of `level` (a name of LEVELS; info when None or empty) and
+    above to stderr as `json` or `text`, replacing the root logger's handlers (uvicorn's
+    worker processes configure none of their own). At warning and above, the line
+    Observability writes for every request is not written. None or an empty format
+    leaves logging as it is. Raises ValueError for another format or level."""
     if not log_format:
         return
     if log_format not in FORMATS:
         raise ValueError(
             f"{LOG_FORMAT_ENV} must be one of {', '.join(FORMATS)}, not {log_format!r}"
         )
+    name = (level or "info").lower()
+    if name not in LEVELS:
+        raise ValueError(f"{LOG_LEVEL_ENV} must be one of {', '.join(LEVELS)}, not {level!r}")
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    logging.basicConfig(level=LEVELS[name], handlers=[handler], force=True)

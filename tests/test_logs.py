@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -79,9 +80,31 @@ def root_logger() -> Iterator[logging.Logger]:
 def test_log_format_text_installs_the_redacting_formatter(root_logger: logging.Logger) -> None:
     logs.install("text")
     assert [type(handler.formatter) for handler in root_logger.handlers] == [TextFormatter]
+    assert root_logger.level == logging.INFO
 
 
-def test_serve_turns_uvicorns_access_log_off(
+@pytest.mark.parametrize(
+    ("level", "expected"),
+    [("warning", logging.WARNING), ("DEBUG", logging.DEBUG), ("trace", 5), ("", logging.INFO)],
+)
+def test_the_log_level_decides_which_lines_are_written(
+    root_logger: logging.Logger, level: str, expected: int
+) -> None:
+    logs.install("json", level)
+
+    assert root_logger.level == expected
+    # The line Observability writes for every request is an INFO one.
+    assert logging.getLogger("inbox.requests").isEnabledFor(logging.INFO) is (
+        expected <= logging.INFO
+    )
+
+
+def test_an_unknown_log_level_is_refused(root_logger: logging.Logger) -> None:
+    with pytest.raises(ValueError, match="LOG_LEVEL must be one of critical, error"):
+        logs.install("json", "loud")
+
+
+def test_serve_turns_uvicorns_access_log_off_and_passes_the_log_level_on(
     database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[dict[str, Any]] = []
@@ -90,6 +113,7 @@ def test_serve_turns_uvicorns_access_log_off(
     # serve() sets these for its workers; the test's environment gets them back after.
     monkeypatch.setenv("DATABASE_URL", database)
     monkeypatch.setenv(logs.LOG_FORMAT_ENV, "")
+    monkeypatch.setenv(logs.LOG_LEVEL_ENV, "")
     monkeypatch.setenv("INBOX_GRAPHIQL_TOKEN", "")
     args = argparse.Namespace(
         database_url=database,
@@ -97,7 +121,7 @@ def test_serve_turns_uvicorns_access_log_off(
         host="127.0.0.1",
         port=8000,
         workers=1,
-        log_level="info",
+        log_level="warning",
     )
 
     # In a thread of its own: serve() uses asyncio.run, which would unset this thread's
@@ -107,6 +131,9 @@ def test_serve_turns_uvicorns_access_log_off(
         thread.submit(server.serve, argparse.Namespace(**{**vars(args), "workers": 2})).result()
 
     assert [(call["access_log"], call["log_config"]) for call in calls] == [(False, None)] * 2
+    # Given to uvicorn, and to the workers, whose create_app() reads it
+    assert [call["log_level"] for call in calls] == ["warning"] * 2
+    assert os.environ[logs.LOG_LEVEL_ENV] == "warning"
 
 
 @pytest.mark.parametrize(
