@@ -11,6 +11,7 @@ security").
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
@@ -94,13 +95,42 @@ _CACHED_LENGTH = 16_384
 _parse_cached = lru_cache(maxsize=256)(_parse)
 
 
-@lru_cache(maxsize=256)
-def _validate(
-    schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
-) -> tuple[GraphQLError, ...]:
-    # Strawberry's own validation, once per document: a client repeats its queries, and
-    # validating one costs more than executing it.
-    return tuple(validate_document(schema, document, rules))
+class ValidatedDocuments:
+    """Strawberry's validation of a document, once per schema, document and rules: a
+    client repeats its queries, and validating one costs more than executing it.
+
+    Documents are keyed by identity, which the parse cache makes one object per text:
+    graphql-core's nodes are frozen dataclasses whose hash walks the whole tree at every
+    lookup (about 30 µs for the contact panel's document). An entry keeps its schema and
+    document alive so that their identities are not reused."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._entries: OrderedDict[
+            tuple[int, int, tuple[type[ASTValidationRule], ...]],
+            tuple[GraphQLSchema, DocumentNode, tuple[GraphQLError, ...]],
+        ] = OrderedDict()
+
+    def errors(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        rules: tuple[type[ASTValidationRule], ...],
+    ) -> tuple[GraphQLError, ...]:
+        key = (id(schema), id(document), rules)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is schema and entry[1] is document:
+            self._entries.move_to_end(key)
+            return entry[2]
+        found = tuple(validate_document(schema, document, rules))
+        self._entries[key] = (schema, document, found)
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return found
+
+
+_validated = ValidatedDocuments()
 
 
 def violations(found: Measure) -> list[GraphQLError]:
@@ -177,7 +207,7 @@ class QueryLimits(SchemaExtension):
         self._cost = found.cost
         # Strawberry skips its own validation when the errors are already known.
         ctx.pre_execution_errors = violations(found) or list(
-            _validate(ctx.schema._schema, ctx.graphql_document, tuple(ctx.validation_rules))
+            _validated.errors(ctx.schema._schema, ctx.graphql_document, tuple(ctx.validation_rules))
         )
         yield
         _code(ctx.pre_execution_errors or [], VALIDATION_FAILED)

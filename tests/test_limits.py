@@ -478,3 +478,44 @@ def test_variables_that_do_not_change_the_measure_reuse_it() -> None:
     assert as_float == large
     assert as_float is not large  # 50.0 is not taken for 50 without measuring
     assert unset.cost == small.cost * 20 // 5  # the default page of 20
+
+
+def test_a_document_is_validated_once_per_parsed_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    from graphql import parse, specified_rules
+    from strawberry.schema.schema import validate_document as validate
+
+    from schema import schema as built
+
+    validated: list[object] = []
+
+    def counted(*args: Any) -> Any:
+        validated.append(args[1])
+        return validate(*args)
+
+    monkeypatch.setattr(limits, "validate_document", counted)
+    cache = limits.ValidatedDocuments(size=2)
+    graphql_schema = built._schema
+    rules = tuple(specified_rules)
+    panel = limits.parse_document(CONTACT_PANEL)
+    wrong = limits.parse_document('{ contact(id: "x") { nope } }')
+    assert not isinstance(panel, Exception)
+    assert not isinstance(wrong, Exception)
+
+    assert cache.errors(graphql_schema, panel, rules) == ()
+    assert cache.errors(graphql_schema, panel, rules) == ()
+    assert validated == [panel]
+    # Errors are remembered as well.
+    errors = cache.errors(graphql_schema, wrong, rules)
+    assert [e.message for e in errors] == [
+        "Cannot query field 'nope' on type 'Contact'. Did you mean 'name' or 'notes'?"
+    ]
+    assert cache.errors(graphql_schema, wrong, rules) is errors
+    assert validated == [panel, wrong]
+    # An equal document parsed again is another object, validated on its own; other rules
+    # are another validation; the oldest entry makes room.
+    again = parse(CONTACT_PANEL)
+    assert cache.errors(graphql_schema, again, rules) == ()
+    assert cache.errors(graphql_schema, again, rules[:1]) == ()
+    assert validated == [panel, wrong, again, again]
+    assert cache.errors(graphql_schema, panel, rules) == ()
+    assert validated == [panel, wrong, again, again, panel]
