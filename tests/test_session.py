@@ -130,3 +130,31 @@ async def test_the_search_functions_keep_plans_made_for_each_term(
     assert [r["proname"] for r in settings] == ["count_matching_contacts", "search_contact_ids"]
     for row in settings:
         assert "plan_cache_mode=auto" in row["proconfig"]
+
+
+async def test_statements_are_counted_as_sent_and_transaction_control_is_not(
+    app: Any, demo_org: Org
+) -> None:
+    from resolvers.auth import token_sha256
+    from resolvers.session import Session
+
+    async def statements(conn: asyncpg.Connection) -> None:
+        await conn.fetch("SELECT 1")
+        await conn.fetchrow("SELECT 1")
+        await conn.fetchval("SELECT 1")
+        await conn.execute("SELECT $1::int", 1)
+        async with conn.transaction():  # SAVEPOINT and RELEASE, uncounted
+            await conn.executemany("SELECT $1::int", [(1,), (2,)])
+        await conn.execute("savepoint by_hand")
+        await conn.execute("RELEASE SAVEPOINT by_hand")
+        with pytest.raises(asyncpg.DivisionByZeroError):
+            await conn.fetchval("SELECT 1 / 0")  # sent, and failed
+
+    session = Session(app.state.pool)
+    assert demo_org.agent.token is not None
+    assert await session.authenticate(token_sha256(demo_org.agent.token)) is not None
+    assert session.statements == 1
+    await session.run(statements)
+    await session.close(commit=False)
+
+    assert session.statements == 1 + 6
