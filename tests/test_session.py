@@ -153,8 +153,10 @@ async def test_statements_are_counted_as_sent_and_transaction_control_is_not(
     session = Session(app.state.pool)
     assert demo_org.agent.token is not None
     assert await session.authenticate(token_sha256(demo_org.agent.token)) is not None
-    assert session.statements == 1
-    await session.run(statements)
-    await session.close(commit=False)
+    try:
+        assert session.statements == 1
+        await session.run(statements)
+    finally:  # the pooled connection goes back whatever the test finds
+        await session.close(commit=False)
 
     assert session.statements == 1 + 6
