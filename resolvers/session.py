@@ -4,7 +4,9 @@ A request authenticates on its connection, which binds the transaction to the ag
 organisation; every statement of the request then runs in that transaction, one at a
 time (an asyncpg connection runs one statement at a time, and loaders run
 concurrently). A mutation's writes run in a savepoint, so a mutation that fails leaves
-nothing behind; the transaction commits before the response is sent.
+nothing behind; the transaction commits before the response is sent. A request that
+wrote nothing is rolled back, in the round trip that opens the connection's next
+transaction (db.pool.AppConnection).
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-from asyncpg.transaction import Transaction
 
 from db import agents as agents_db
+from db import pool as pool_db
 from db.agents import Agent
 from db.organizations import Organization
 
@@ -41,8 +43,9 @@ class _Counted:
     """The request's connection as db/ functions get it, counting the statements sent
     through it. (asyncpg's query loggers would count them too, at the price of a
     callback scheduled on the event loop for every statement: 3% of a contact panel.)
-    Anything else is the connection's own: a transaction made here runs its BEGIN,
-    SAVEPOINT and RELEASE on the connection, uncounted."""
+    Anything else is the connection's own, but for transaction(): a savepoint, as
+    asyncpg's gives in a transaction it began (the request's it did not: see
+    db.pool.AppConnection). Transaction control is not counted."""
 
     __slots__ = ("_conn", "_session")
 
@@ -71,28 +74,55 @@ class _Counted:
         self._session.statements += 1
         return self._conn.executemany(command, args, **kwargs)
 
+    def transaction(self) -> _Savepoint:
+        self._session.savepoints += 1
+        return _Savepoint(self, f"request_{self._session.savepoints}")
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conn, name)
+
+
+class _Savepoint:
+    """A block whose statements are undone if it raises, and kept otherwise."""
+
+    __slots__ = ("_counted", "_name")
+
+    def __init__(self, counted: _Counted, name: str) -> None:
+        self._counted = counted
+        self._name = name
+
+    async def __aenter__(self) -> None:
+        await self._counted._conn.execute(f"SAVEPOINT {self._name}")
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        conn = self._counted._conn
+        if exc_type is None:
+            await conn.execute(f"RELEASE SAVEPOINT {self._name}")
+            return
+        try:
+            await conn.execute(f"ROLLBACK TO SAVEPOINT {self._name}")
+        except _BREAKS_TRANSACTION:
+            # The transaction is then in doubt and will not commit; the block's own
+            # error is the one to report.
+            self._counted._session.failed = True
 
 
 class Session:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._conn: _Counted | None = None
-        self._transaction: Transaction | None = None
         self._lock = asyncio.Lock()
         self._wrote = False  # a mutation ran: there is something to commit
-        self._failed = False  # a statement failed: PostgreSQL may have aborted the transaction
+        self.failed = False  # a statement failed: PostgreSQL may have aborted the transaction
+        self.savepoints = 0  # made so far, for their names
         self.statements = 0  # SQL statements sent, transaction control excepted
 
     async def authenticate(self, token_sha256: bytes) -> tuple[Agent, Organization] | None:
         """Opens the request's transaction and returns the token's agent, or None (and
         then releases the connection)."""
-        conn = await self._pool.acquire()
+        conn = await pool_db.acquire_for_request(self._pool)
         self._conn = _Counted(conn, self)
-        self._transaction = conn.transaction()
         try:
-            await self._transaction.start()
             found = await agents_db.authenticate(self._connection(), token_sha256)
         except BaseException:
             await self.close(commit=False)
@@ -113,7 +143,7 @@ class Session:
             try:
                 return await query(conn, *args, **kwargs)
             except _BREAKS_TRANSACTION:
-                self._failed = True
+                self.failed = True
                 raise
 
     @asynccontextmanager
@@ -127,7 +157,7 @@ class Session:
                 async with conn.transaction():
                     yield conn
             except _BREAKS_TRANSACTION:
-                self._failed = True
+                self.failed = True
                 raise
 
     async def close(self, *, commit: bool) -> None:
@@ -140,19 +170,18 @@ class Session:
         wrote nothing is rolled back instead: there is nothing to save.
         """
         async with self._lock:
-            conn, transaction = self._conn, self._transaction
-            self._conn = self._transaction = None
-            if conn is None:
+            counted, self._conn = self._conn, None
+            if counted is None:
                 return
+            conn = counted._conn
             try:
-                if transaction is not None:
-                    if commit and self._wrote and not self._failed:
-                        await transaction.commit()
-                    else:
-                        await transaction.rollback()
+                if commit and self._wrote and not self.failed:
+                    await conn.execute("COMMIT")
+                else:
+                    await cast(pool_db.AppConnection, conn).rollback_and_wait()
             finally:
-                await self._pool.release(conn._conn)
-            if commit and self._wrote and self._failed:
+                await self._pool.release(conn)
+            if commit and self._wrote and self.failed:
                 raise SaveFailed("a statement of the request failed; its writes were rolled back")
 
     @property
