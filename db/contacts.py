@@ -96,30 +96,41 @@ _G_COLUMNS = ", ".join(
 )
 _N_GROUP = len(_G_COLUMNS.split(","))
 _N_CONTACT = len(COLUMNS.split(","))
+_N_GROUP_END = _N_CONTACT + _N_GROUP
+_N_VALUES_END = _N_GROUP_END + len(CONTACT_VALUES_COLUMNS.split(","))
 _contact = builder(Contact)
 
 
 async def contacts_by_ids_in_full(
-    conn: asyncpg.Connection, organization_id: int, ids: Sequence[int]
-) -> list[tuple[Contact, VipGroup | None, list[AttributeValue]]]:
+    conn: asyncpg.Connection,
+    organization_id: int,
+    ids: Sequence[int],
+    *,
+    extra: Sequence[str] = (),
+    extra_params: Sequence[Any] = (),
+) -> list[tuple[Contact, VipGroup | None, list[AttributeValue], tuple[Any, ...]]]:
     """The contacts among `ids`, each with its VIP group and its attribute values (read in
-    the same statement: the panel shows all three)."""
+    the same statement: the panel shows all three), and the values of the `extra`
+    expressions over the contact's row (`c`; their parameters `extra_params`, from $3)."""
+    columns = "".join(f", {expression}" for expression in extra)
     rows = await conn.fetch(
-        f"SELECT {_C_COLUMNS}, {_G_COLUMNS}, {CONTACT_VALUES_COLUMNS}"
+        f"SELECT {_C_COLUMNS}, {_G_COLUMNS}, {CONTACT_VALUES_COLUMNS}{columns}"
         " FROM contacts c"
         " LEFT JOIN vip_groups g ON g.organization_id = c.organization_id"
         f" AND g.id = c.vip_group_id{CONTACT_VALUES_JOIN}"
         " WHERE c.organization_id = $1 AND c.id = ANY($2::bigint[])",
         organization_id,
         ids,
+        *extra_params,
     )
     return [
         (
             _contact(*row[:_N_CONTACT]),
             None
             if row["g_id"] is None
-            else VipGroup(organization_id, *row[_N_CONTACT : _N_CONTACT + _N_GROUP]),
-            contact_values(organization_id, row["id"], *row[_N_CONTACT + _N_GROUP :]),
+            else VipGroup(organization_id, *row[_N_CONTACT:_N_GROUP_END]),
+            contact_values(organization_id, row["id"], *row[_N_GROUP_END:_N_VALUES_END]),
+            tuple(row[_N_VALUES_END:]),
         )
         for row in rows
     ]

@@ -17,7 +17,7 @@ from db.attributes import (
     contact_values,
 )
 from db.contacts import Contact
-from db.keyset import Window, in_order, page_sql
+from db.keyset import PageSQL, Window, in_order, page_sql
 from db.records import builder, instances
 
 
@@ -154,6 +154,33 @@ async def count_conversations(
     return int(count)
 
 
+def _window_of(contact_id: str, page: PageSQL) -> str:
+    """A FROM item: the conversations (x) of the contact whose id is the SQL `contact_id`
+    in one window. $1 is the organisation."""
+    return (
+        f"(SELECT {COLUMNS} FROM conversations"
+        f"  WHERE organization_id = $1 AND contact_id = {contact_id}{page.condition}"
+        f"  ORDER BY {page.order} LIMIT {page.limit}) x"
+    )
+
+
+def conversations_of_contact_array(
+    contact_id: str, window: Window, first_param: int
+) -> tuple[str, list[Any]]:
+    """For a statement that reads contacts, with the organisation as $1: an expression
+    whose value is one window of the conversations of the contact whose id is the SQL
+    `contact_id`, as page_conversations_of_contacts reads them; and its parameters,
+    numbered from `first_param`. conversations_of_array reads the value."""
+    page = page_sql(CONTACT_KEY, descending=True, window=window, first_param=first_param)
+    expression = f"ARRAY(SELECT ROW(x.*) FROM {_window_of(contact_id, page)} ORDER BY {page.order})"
+    return expression, page.params
+
+
+def conversations_of_array(rows: Sequence[tuple[Any, ...]], window: Window) -> list[Conversation]:
+    """The conversations, in key order, in a value of conversations_of_contact_array."""
+    return in_order([_conversation(*row) for row in rows], window)
+
+
 async def page_conversations_of_contacts(
     conn: asyncpg.Connection, organization_id: int, contact_ids: Sequence[int], *, window: Window
 ) -> dict[int, list[Conversation]]:
@@ -161,9 +188,7 @@ async def page_conversations_of_contacts(
     page = page_sql(CONTACT_KEY, descending=True, window=window, first_param=3)
     rows = await conn.fetch(
         f"SELECT x.* FROM unnest($2::bigint[]) WITH ORDINALITY AS p(parent_id, ord)"
-        f" CROSS JOIN LATERAL (SELECT {COLUMNS} FROM conversations"
-        f"  WHERE organization_id = $1 AND contact_id = p.parent_id{page.condition}"
-        f"  ORDER BY {page.order} LIMIT {page.limit}) x"
+        f" CROSS JOIN LATERAL {_window_of('p.parent_id', page)}"
         f" ORDER BY p.ord, {page.order}",
         organization_id,
         contact_ids,

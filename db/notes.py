@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
 from db.agents import Agent
-from db.keyset import Window, in_order, page_sql
+from db.keyset import PageSQL, Window, in_order, page_sql
 from db.records import builder, instances
 
 
@@ -66,10 +67,20 @@ async def notes_by_ids(
     return instances(Note, rows)
 
 
-_AUTHOR_COLUMNS = ", ".join(
-    f"a.{column} AS a_{column}"
-    for column in ("id", "name", "email", "avatar_url", "role", "created_at")
-)
+_AUTHOR_NAMES = ("id", "name", "email", "avatar_url", "role", "created_at")
+_AUTHOR_COLUMNS = ", ".join(f"a.{column} AS a_{column}" for column in _AUTHOR_NAMES)
+_AUTHOR_VALUES = ", ".join(f"a.{column}" for column in _AUTHOR_NAMES)
+
+
+def _window_of(parent: str, parent_id: str, page: PageSQL) -> str:
+    """FROM items: the live notes (x) of the parent whose id is the SQL `parent_id` in
+    one window, each with its author (a). $1 is the organisation."""
+    return (
+        f"(SELECT {COLUMNS} FROM notes"
+        f"  WHERE organization_id = $1 AND {parent} = {parent_id} AND deleted_at IS NULL"
+        f"{page.condition} ORDER BY {page.order} LIMIT {page.limit}) x"
+        " JOIN agents a ON a.organization_id = x.organization_id AND a.id = x.author_id"
+    )
 
 
 async def page_notes(
@@ -89,10 +100,7 @@ async def page_notes(
     rows = await conn.fetch(
         f"SELECT x.*, {_AUTHOR_COLUMNS}"
         " FROM unnest($2::bigint[]) WITH ORDINALITY AS p(parent_id, ord)"
-        f" CROSS JOIN LATERAL (SELECT {COLUMNS} FROM notes"
-        f"  WHERE organization_id = $1 AND {parent} = p.parent_id AND deleted_at IS NULL"
-        f"{page.condition} ORDER BY {page.order} LIMIT {page.limit}) x"
-        " JOIN agents a ON a.organization_id = x.organization_id AND a.id = x.author_id"
+        f" CROSS JOIN LATERAL {_window_of(parent, 'p.parent_id', page)}"
         f" ORDER BY p.ord, {outer_order}",
         organization_id,
         parent_ids,
@@ -104,6 +112,32 @@ async def page_notes(
         found.setdefault(row[parent], []).append(_note(*row[:_N_NOTE]))
         authors[row["a_id"]] = _agent(organization_id, *row[_N_NOTE:])
     return {k: in_order(v, window) for k, v in found.items()}, list(authors.values())
+
+
+def notes_of_parent_array(
+    parent: str, parent_id: str, window: Window, first_param: int
+) -> tuple[str, list[Any]]:
+    """For a statement that reads parents, with the organisation as $1: an expression
+    whose value is one window of the live notes of the parent whose id is the SQL
+    `parent_id`, each with its author, as page_notes reads them; and its parameters,
+    numbered from `first_param`. notes_of_array reads the value."""
+    assert parent in _PARENTS
+    page = page_sql(ORDER_KEY, descending=True, window=window, first_param=first_param)
+    outer_order = ", ".join(f"x.{item}" for item in page.order.split(", "))
+    expression = (
+        f"ARRAY(SELECT ROW(x.*, {_AUTHOR_VALUES})"
+        f" FROM {_window_of(parent, parent_id, page)} ORDER BY {outer_order})"
+    )
+    return expression, page.params
+
+
+def notes_of_array(
+    organization_id: int, rows: Sequence[tuple[Any, ...]], window: Window
+) -> tuple[list[Note], list[Agent]]:
+    """The notes (in key order) and their authors in a value of notes_of_parent_array."""
+    notes = [_note(*row[:_N_NOTE]) for row in rows]
+    authors = {row[_N_NOTE]: _agent(organization_id, *row[_N_NOTE:]) for row in rows}
+    return in_order(notes, window), list(authors.values())
 
 
 async def count_notes(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from db import contacts as contacts_db
 from db.attributes import AttributeDefinition, AttributeValue
 from db.contacts import Contact, ContactFilter
+from db.keyset import Window
+from resolvers import conversations as conversations_resolvers
 from resolvers import ids
+from resolvers import notes as notes_resolvers
 from resolvers.context import Context
 from resolvers.errors import BadUserInput
 from resolvers.pagination import Ordering, Page, PageArgs, page, window
@@ -34,6 +38,29 @@ def profile_url(network: str, handle: str) -> str:
     """The contact's profile on their network; the handle is URL-encoded (a leading @ is
     not part of it)."""
     return _PROFILE_URLS[network].format(quote(handle.removeprefix("@"), safe=""))
+
+
+def read_pages_with_contacts(
+    ctx: Context, *, notes: PageArgs | None, conversations: PageArgs | None
+) -> None:
+    """The next contacts loaded are read with these pages of their notes and conversations
+    (a field showing a contact asks, for the fields below it). Arguments that are not
+    valid are left to the fields to report."""
+    ctx.loaders.contact_by_id.read_pages(
+        notes=_window_or_none(notes_resolvers.contact_notes_window, notes),
+        conversations=_window_or_none(
+            conversations_resolvers.contact_conversations_window, conversations
+        ),
+    )
+
+
+def _window_or_none(make: Callable[[PageArgs], Window], args: PageArgs | None) -> Window | None:
+    if args is None:
+        return None
+    try:
+        return make(args)
+    except BadUserInput:
+        return None
 
 
 async def contact_by_global_id(ctx: Context, global_id: str) -> Contact | None:

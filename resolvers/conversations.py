@@ -6,6 +6,7 @@ from datetime import datetime
 
 from db import conversations as conversations_db
 from db.conversations import Conversation, ConversationFilter, Message
+from db.keyset import Window
 from resolvers import ids
 from resolvers.context import Context
 from resolvers.pagination import Ordering, Page, PageArgs, page, window
@@ -75,10 +76,15 @@ async def count_conversations(ctx: Context, where: ConversationFilter) -> int:
     )
 
 
+def contact_conversations_window(args: PageArgs) -> Window:
+    """The rows to read for a page of a contact's conversations (raises BadUserInput)."""
+    return window(args, NEWEST)
+
+
 async def conversations_of_contact(
     ctx: Context, contact_id: int, args: PageArgs
 ) -> Page[Conversation]:
-    request = window(args, NEWEST)
+    request = contact_conversations_window(args)
     rows: list[Conversation] = await ctx.loaders.conversations_by_contact_id.load(
         (contact_id, request)
     )

@@ -14,9 +14,9 @@ from aiodataloader import DataLoader
 
 from db import agents as agents_db
 from db import attributes as attributes_db
-from db import contacts as contacts_db
 from db import conversations as conversations_db
 from db import notes as notes_db
+from db import panels as panels_db
 from db import teams as teams_db
 from db.agents import Agent
 from db.attributes import AttributeDefinition, AttributeValue
@@ -89,22 +89,63 @@ class _CountByParent(_Loader):
         return [counts.get(parent_id, 0) for parent_id in parent_ids]
 
 
+# A window two fields asked for differently: neither is read with the contacts.
+_MIXED = Window(limit=-1)
+
+
 class ContactByIdLoader(_Loader):
     """Contacts by id; their VIP groups and attribute values come in the same statement,
-    into VipGroupByIdLoader and AttributeValuesByContactIdLoader."""
+    into VipGroupByIdLoader and AttributeValuesByContactIdLoader, and so do the windows
+    of notes and conversations that read_pages() asked for, into those loaders."""
+
+    def __init__(self, loaders: Loaders) -> None:
+        super().__init__(loaders)
+        self._notes: Window | None = None
+        self._conversations: Window | None = None
+
+    def read_pages(self, *, notes: Window | None, conversations: Window | None) -> None:
+        """Reads these windows of the notes and conversations of the contacts of the
+        next batch in its statement (a field that will show them asks). Where fields
+        ask for different windows of one list, they read their own."""
+        self._notes = _asked(self._notes, notes)
+        self._conversations = _asked(self._conversations, conversations)
 
     async def batch_load_fn(self, ids: list[int]) -> list[Contact | None]:
+        notes = None if self._notes is _MIXED else self._notes
+        conversations = None if self._conversations is _MIXED else self._conversations
+        self._notes = self._conversations = None
         found = await self.session.run(
-            contacts_db.contacts_by_ids_in_full, self.organization_id, ids
+            panels_db.contacts_in_full,
+            self.organization_id,
+            ids,
+            notes=notes,
+            conversations=conversations,
         )
-        groups = self.loaders.vip_group_by_id
-        values = self.loaders.attribute_values_by_contact_id
-        for contact, group, contact_values in found:
-            if group is not None:
-                groups.prime(group.id, group)
-            values.prime(contact.id, contact_values)
-        by_id = {contact.id: contact for contact, _, _ in found}
+        loaders = self.loaders
+        groups = loaders.vip_group_by_id
+        values = loaders.attribute_values_by_contact_id
+        for read in found:
+            contact_id = read.contact.id
+            if read.vip_group is not None:
+                groups.prime(read.vip_group.id, read.vip_group)
+            values.prime(contact_id, read.values)
+            if read.notes is not None:
+                loaders.notes_by_contact_id.prime((contact_id, notes), read.notes)
+                agents = loaders.agent_by_id
+                for author in read.authors:
+                    agents.prime(author.id, author)
+            if read.conversations is not None:
+                loaders.conversations_by_contact_id.prime(
+                    (contact_id, conversations), read.conversations
+                )
+        by_id = {read.contact.id: read.contact for read in found}
         return [by_id.get(i) for i in ids]
+
+
+def _asked(current: Window | None, wanted: Window | None) -> Window | None:
+    if wanted is None or wanted == current:
+        return current
+    return wanted if current is None else _MIXED
 
 
 class AgentByIdLoader(_ById[Agent]):

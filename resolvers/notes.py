@@ -17,6 +17,7 @@ from datetime import datetime
 import asyncpg
 
 from db import notes as notes_db
+from db.keyset import Window
 from db.notes import Note
 from resolvers import ids
 from resolvers.context import Context
@@ -39,9 +40,14 @@ async def note_by_global_id(ctx: Context, global_id: str) -> Note | None:
     return note
 
 
+def contact_notes_window(args: PageArgs) -> Window:
+    """The rows to read for a page of a contact's notes (raises BadUserInput)."""
+    return window(args, NEWEST)
+
+
 async def notes_of_contact(ctx: Context, contact_id: int, args: PageArgs) -> Page[Note]:
     """A page of the contact's live notes, newest first."""
-    request = window(args, NEWEST)
+    request = contact_notes_window(args)
     rows: list[Note] = await ctx.loaders.notes_by_contact_id.load((contact_id, request))
     return page(rows, request, NEWEST)
 

@@ -6,8 +6,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, SelectionSetNode
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLObjectType,
+    SelectionSetNode,
+    get_argument_values,
+    get_named_type,
+)
+from graphql.execution.values import VariableValues
 
+from resolvers.pagination import PageArgs
 from schema.base import Info
 
 
@@ -23,6 +34,37 @@ def selects(info: Info, *paths: Sequence[str]) -> bool:
     raw = info._raw_info
     sets = [node.selection_set for node in raw.field_nodes]
     return any(_reaches(sets, tuple(path), raw.fragments) for path in paths)
+
+
+def page_arguments(info: Info, name: str) -> PageArgs | None:
+    """The page arguments of the list field `name` of the field's own selection (through
+    fragments and aliases), variables applied, where every occurrence has the same; None
+    where it is not selected, is selected with different pages, or its arguments do not
+    coerce (its resolver reports that)."""
+    raw = info._raw_info
+    object_type = get_named_type(raw.return_type)
+    if not isinstance(object_type, GraphQLObjectType) or name not in object_type.fields:
+        return None
+    definition = object_type.fields[name]
+    sets = [node.selection_set for node in raw.field_nodes]
+    # Strawberry's info holds the coerced values alone (graphql-core's, with their
+    # sources): coercing an argument reads only those of the operation's variables.
+    given: Any = raw.variable_values
+    variables = given if isinstance(given, VariableValues) else VariableValues({}, given)
+    found: dict[str, Any] | None = None
+    for field in _fields(sets, raw.fragments):
+        if field.name.value != name:
+            continue
+        try:
+            arguments = get_argument_values(definition, field, variables)
+        except GraphQLError:
+            return None
+        if found is not None and arguments != found:
+            return None
+        found = arguments
+    if found is None:
+        return None
+    return PageArgs(found.get("first"), found.get("after"), found.get("last"), found.get("before"))
 
 
 def _reaches(

@@ -16,7 +16,7 @@ from schema.base import After, Before, Connection, First, Info, Last, Node, conn
 from schema.contacts import Contact
 from schema.conversations import Conversation, Message
 from schema.enums import ConversationOrder, ConversationStatus, SocialNetwork
-from schema.lookahead import selects
+from schema.lookahead import page_arguments, selects
 from schema.notes import Note
 
 _NODE_TYPES: dict[str, Any] = {
@@ -73,6 +73,12 @@ class Query:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The contact's id.")],
     ) -> Contact | None:
+        # The panel's notes and conversations come in the contact's statement.
+        contacts.read_pages_with_contacts(
+            info.context,
+            notes=page_arguments(info, "notes"),
+            conversations=page_arguments(info, "conversations"),
+        )
         row = await contacts.contact_by_global_id(info.context, id)
         return None if row is None else Contact.of(row)
 

@@ -13,7 +13,7 @@ import strawberry
 from resolvers import ids
 from schema import query as query_module
 from schema.lookahead import selects
-from tests.bulk import add_contact, add_conversation
+from tests.bulk import add_contact, add_conversation, add_note
 from tests.conftest import Org
 
 # --- selects(), on a schema of its own ----------------------------------------------------
@@ -163,3 +163,154 @@ async def test_values_read_with_the_contacts_are_those_read_on_their_own(
         for attributes in expected.values()
         for attribute in attributes
     )
+
+
+# --- the pages of notes and conversations read with a contact ------------------------------
+
+PANEL = """
+query ($id: ID!, $notes: Int, $after: String, $last: Int) {
+  contact(id: $id) { ...Panel }
+}
+"""
+PANEL_BY_NODE = """
+query ($id: ID!, $notes: Int, $after: String, $last: Int) {
+  node(id: $id) { ...Panel }
+}
+"""
+PANEL_FRAGMENT = """
+fragment Panel on Contact {
+  id
+  notes(first: $notes, after: $after, last: $last) {
+    nodes { id body createdAt updatedAt version author { id name email } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+  conversations(first: 3) {
+    nodes { id status subject lastMessageAt createdAt }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+async def _busy_contact(owner: asyncpg.Connection, org: Org) -> int:
+    """A contact with 25 live notes by two authors, a deleted one, and 5 conversations."""
+    contact = await add_contact(owner, org.id, name="Busy Contact")
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for n in range(26):
+        await add_note(
+            owner,
+            org.id,
+            org.agent_id if n % 3 else org.admin_id,
+            contact_id=contact,
+            body=f"Note {n}",
+            # two notes share each time: the id orders them
+            created_at=start + timedelta(hours=n // 2),
+        )
+    await owner.execute(
+        "UPDATE notes SET deleted_at = now(), deleted_by = author_id"
+        " WHERE organization_id = $1 AND contact_id = $2 AND body = 'Note 7'",
+        org.id,
+        contact,
+    )
+    for n in range(5):
+        await add_conversation(owner, org.id, contact, last_message_at=start + timedelta(days=n))
+    return contact
+
+
+@pytest.mark.parametrize(
+    "window",
+    [{"notes": 20}, {"notes": 0}, {"notes": 100}, {"last": 4}, {"notes": 5, "after": "end"}],
+    ids=["first 20", "first 0", "first 100", "last 4", "after a cursor"],
+)
+async def test_pages_read_with_the_contact_are_those_read_on_their_own(
+    owner: asyncpg.Connection, demo_org: Org, window: dict[str, Any]
+) -> None:
+    # given
+    contact_id = ids.encode("Contact", await _busy_contact(owner, demo_org))
+    variables: dict[str, Any] = {"id": contact_id, **window}
+    if window.get("after") == "end":
+        first = await demo_org.agent(PANEL + PANEL_FRAGMENT, {"id": contact_id, "notes": 5})
+        variables["after"] = first.data["contact"]["notes"]["pageInfo"]["endCursor"]
+
+    # when: the pages come with the contact (contact), and on their own (node)
+    with_contact = await demo_org.agent(PANEL + PANEL_FRAGMENT, variables)
+    alone = await demo_org.agent(PANEL_BY_NODE + PANEL_FRAGMENT, variables)
+
+    # then: the same answer, two statements fewer
+    assert with_contact.data["contact"] == alone.data["node"]
+    assert with_contact.statements == alone.statements - 2
+    notes = with_contact.data["contact"]["notes"]["nodes"]
+    assert "Note 7" not in {note["body"] for note in notes}
+    assert len({note["author"]["id"] for note in notes}) == (2 if len(notes) > 2 else len(notes))
+
+
+async def test_pages_read_with_the_contact_in_the_demo_data(demo_org: Org) -> None:
+    # Every contact of the demo, with its own notes and conversations, or none.
+    listed = await demo_org.agent("{ contacts(first: 100) { nodes { id } } }")
+    for contact in listed.data["contacts"]["nodes"]:
+        variables = {"id": contact["id"], "notes": 20}
+        with_contact = await demo_org.agent(PANEL + PANEL_FRAGMENT, variables)
+        alone = await demo_org.agent(PANEL_BY_NODE + PANEL_FRAGMENT, variables)
+        assert with_contact.data["contact"] == alone.data["node"]
+
+
+async def test_different_pages_of_one_list_are_read_on_their_own(
+    owner: asyncpg.Connection, demo_org: Org
+) -> None:
+    contact_id = ids.encode("Contact", await _busy_contact(owner, demo_org))
+    selection = """
+      a: notes(first: 2) { nodes { body } }
+      b: notes(first: 3) { nodes { body } }
+      conversations(first: 2) { nodes { id } }
+    """
+
+    with_contact = await demo_org.agent(
+        f"query ($id: ID!) {{ contact(id: $id) {{ {selection} }} }}", {"id": contact_id}
+    )
+    alone = await demo_org.agent(
+        f"query ($id: ID!) {{ node(id: $id) {{ ... on Contact {{ {selection} }} }} }}",
+        {"id": contact_id},
+    )
+
+    # then: only the conversations come with the contact; each page of notes is its own
+    assert with_contact.data["contact"] == alone.data["node"]
+    assert [len(with_contact.data["contact"][k]["nodes"]) for k in "ab"] == [2, 3]
+    assert with_contact.statements == alone.statements - 1
+
+
+async def test_two_contacts_share_one_statement_with_their_pages(
+    owner: asyncpg.Connection, demo_org: Org
+) -> None:
+    busy = await _busy_contact(owner, demo_org)
+    bare = await add_contact(owner, demo_org.id, name="Bare Contact")
+    pages = "notes(first: 2) { nodes { body } } conversations(first: 1) { nodes { id } }"
+    document = f"""
+    query ($x: ID!, $y: ID!) {{
+      x: contact(id: $x) {{ {pages} }}
+      y: contact(id: $y) {{ {pages} }}
+    }}
+    """
+
+    reply = await demo_org.agent(
+        document, {"x": ids.encode("Contact", busy), "y": ids.encode("Contact", bare)}
+    )
+
+    # then: auth, the contacts with their pages, the definitions (first read of them)
+    assert reply.statements <= 3
+    assert [n["body"] for n in reply.data["x"]["notes"]["nodes"]] == ["Note 25", "Note 24"]
+    assert len(reply.data["x"]["conversations"]["nodes"]) == 1
+    assert reply.data["y"] == {"notes": {"nodes": []}, "conversations": {"nodes": []}}
+
+
+async def test_a_page_argument_out_of_range_is_reported_by_its_field(
+    owner: asyncpg.Connection, demo_org: Org
+) -> None:
+    contact_id = ids.encode("Contact", await _busy_contact(owner, demo_org))
+    variables = {"id": contact_id, "notes": 500}
+
+    with_contact = await demo_org.agent(PANEL + PANEL_FRAGMENT, variables)
+    alone = await demo_org.agent(PANEL_BY_NODE + PANEL_FRAGMENT, variables)
+
+    assert with_contact.codes == alone.codes == ["BAD_USER_INPUT"]
+    assert with_contact.errors[0]["path"] == ["contact", "notes"]
+    assert with_contact.errors[0]["message"] == alone.errors[0]["message"]

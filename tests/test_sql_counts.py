@@ -197,6 +197,32 @@ async def test_the_two_queries_of_the_issue(bulk: Bulk) -> None:
     assert await _counts(bulk, CONTACTS_WITH_NOTES, "contacts.nodes") == (3, 3)
 
 
+PANEL = """
+query ($id: ID!, $n: Int!) {
+  contact(id: $id) {
+    id name isVip validation { status crmName }
+    vipGroup { name }
+    attributes { key value }
+    notes(first: $n) { nodes { body author { name } } pageInfo { hasNextPage } }
+    conversations(first: $n) { nodes { status subject } }
+  }
+}
+"""
+
+
+async def test_a_contact_panel_is_one_statement_after_authentication(bulk: Bulk) -> None:
+    # auth; the contact with its VIP group, values, notes with their authors and
+    # conversations; the definitions
+    contact_id = ids.encode("Contact", bulk.contact_ids[0])
+    for n in (1, 100):
+        reply = await bulk.org.agent(PANEL, {"id": contact_id, "n": n})
+        panel = reply.data["contact"]
+        assert len(panel["notes"]["nodes"]) == min(n, 2)
+        assert panel["notes"]["nodes"][0]["author"]["name"] == "Sam Agent"
+        assert len(panel["conversations"]["nodes"]) >= 1
+        assert reply.statements == 3
+
+
 async def test_every_nested_note_has_its_data(bulk: Bulk) -> None:
     # The counts above are of complete answers: every bulk contact shows its two notes.
     reply = await bulk.org.agent(CONTACTS_WITH_NOTES, {"n": 100})
