@@ -127,27 +127,36 @@ def serializer(leaf: GraphQLLeafType) -> Serialize:
         return lambda value: (
             value if type(value) is int and _INT_MIN <= value <= _INT_MAX else coerce(value)
         )
-    wrapped = getattr(leaf, "wrapped_cls", None)
-    if (
-        isinstance(leaf, GraphQLEnumType)
-        and isinstance(wrapped, type)
-        and issubclass(wrapped, Enum)
-    ):
-        # Strawberry's enum coercion: the name of the first GraphQL value equal to the
-        # member's. Kept by the member's name: a str hashes in C, a member through
-        # Enum.__hash__ in Python.
-        names: dict[str, str] = {}
-        for member in wrapped:
-            for name, value in leaf.values.items():
-                if value.value == member.value:
-                    names.setdefault(member.name, name)
+    members = enum_names(leaf)
+    if members is not None:
 
         def enum_name(value: Any) -> Any:
-            name = names.get(value._name_) if type(value) is wrapped else None
+            name = members.get(id(value))
             return coerce(value) if name is None else name
 
         return enum_name
     return coerce
+
+
+def enum_names(leaf: GraphQLLeafType) -> dict[int, str] | None:
+    """For an enum type of a Strawberry enum: the GraphQL name of each member, by the
+    member's id(); else None. Strawberry's enum coercion gives the name of the first
+    GraphQL value equal to the member's. (A member hashes through Enum.__hash__, in
+    Python; its id in C. Members live as long as their class, so an id found here is
+    the member's.)"""
+    wrapped = getattr(leaf, "wrapped_cls", None)
+    if not (
+        isinstance(leaf, GraphQLEnumType)
+        and isinstance(wrapped, type)
+        and issubclass(wrapped, Enum)
+    ):
+        return None
+    names: dict[int, str] = {}
+    for member in wrapped:
+        for name, value in leaf.values.items():
+            if value.value == member.value:
+                names.setdefault(id(member), name)
+    return names
 
 
 # The plans below depend on the schema alone, which is built once per process.
@@ -160,6 +169,15 @@ def _serializer(leaf: GraphQLLeafType) -> Serialize:
     if found is None:
         found = _serializers[leaf] = serializer(leaf)
     return found
+
+
+_members: dict[GraphQLLeafType, dict[int, str] | None] = {}
+
+
+def _enum_members(leaf: GraphQLLeafType) -> dict[int, str] | None:
+    if leaf not in _members:
+        _members[leaf] = enum_names(leaf)
+    return _members[leaf]
 
 
 def basic_attribute(parent_type: GraphQLObjectType, name: str, field: GraphQLField) -> str | None:
@@ -434,27 +452,41 @@ class LevelExecution:
         if not is_leaf_type(leaf):
             return False
         serialize = _serializer(leaf)
-        is_awaitable = self.is_awaitable
         # Values of this Python type come out unchanged (see serializer).
         exact: type | None = str if leaf is GraphQLString or leaf is GraphQLID else None
         if leaf is GraphQLBoolean:
             exact = bool
+        members = _enum_members(leaf)
         try:
+            if members is not None:
+                # An enum: its members' names directly (a queue page has 750 of them).
+                for source, result in zip(sources, results, strict=True):
+                    value = getattr(source, attribute)
+                    name = members.get(id(value))
+                    if name is None:
+                        result[response_name] = self._leaf(value, non_null, serialize)
+                    else:
+                        result[response_name] = name
+                return True
             for source, result in zip(sources, results, strict=True):
                 value = getattr(source, attribute)
                 if type(value) is exact:
                     result[response_name] = value
-                elif value is None or value is Undefined:
-                    if non_null:
-                        raise Unsupported
-                    result[response_name] = None
-                elif not is_plain(value, is_awaitable):
-                    raise Unsupported  # an error to locate, a value to await
                 else:
-                    result[response_name] = serialize(value)
+                    result[response_name] = self._leaf(value, non_null, serialize)
         except AttributeError as error:
             raise Unsupported from error
         return True
+
+    def _leaf(self, value: Any, non_null: bool, serialize: Serialize) -> Any:
+        """A leaf value as it completes, where it is none of the commonest cases."""
+        if value is None or value is Undefined:
+            if non_null:
+                raise Unsupported
+            return None
+        if not is_plain(value, self.is_awaitable):
+            raise Unsupported  # an error to locate, a value to await
+        return serialize(value)
 
     def _resolve(
         self, batch: _Batch, response_name: str, field: GraphQLField, details: list[FieldDetails]

@@ -71,6 +71,13 @@ class Query:
         return [*_items(), missing]
 
     @strawberry.field
+    def loose(self) -> list[Item]:
+        # An enum field holding its member's value rather than the member.
+        moment = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+        value: Any = "blue"
+        return [Item(name="loose", colour=value, size=1, seen_at=moment), *_items()]
+
+    @strawberry.field
     def broken(self) -> list[Item]:
         # Values the types refuse: a null for a non-null field, a string for an enum.
         bad: Any = Item(name=None, colour="purple", size=1, seen_at=None)  # type: ignore[arg-type]
@@ -157,6 +164,14 @@ async def test_a_list_of_objects_with_a_null_answers_as_the_general_path_does(
     assert hole_general.data is None
     assert [e.formatted for e in hole_fast.errors] == [e.formatted for e in hole_general.errors]
     assert hole_fast.errors[0].path == ["hole", 2]
+
+
+async def test_an_enum_member_s_value_completes_as_the_types_coerce_it() -> None:
+    fast, general = await both("{ loose { colour } }")
+
+    assert fast.errors == general.errors
+    assert fast.data == general.data
+    assert [item["colour"] for item in fast.data["loose"]][1:] == ["RED", "BLUE"]
 
 
 async def test_a_value_an_enum_refuses_is_the_same_located_error() -> None:
