@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import asyncpg
 from prometheus_client import (
@@ -121,6 +122,10 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        # The labelled series of each (operation name, type, status), found once: a
+        # lookup by labels takes a lock and builds the label tuple every time. Bounded
+        # by the operation names kept (OperationNames) and the statuses answered.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
         self.pool = PoolCollector()
         self.registry.register(self.pool)
         ProcessCollector(registry=self.registry)
@@ -139,14 +144,20 @@ class Metrics:
     ) -> None:
         """Counts one GraphQL request."""
         known = operation_type is not None
-        labels = (
-            self.names.label(operation_name, known=known),
-            operation_type or UNKNOWN,
-        )
-        self.requests.labels(*labels, str(status)).inc()
-        self.duration.labels(*labels).observe(seconds)
+        key = (self.names.label(operation_name, known=known), operation_type or UNKNOWN, status)
+        series = self._series.get(key)
+        if series is None:
+            labels = key[:2]
+            series = self._series[key] = (
+                self.requests.labels(*labels, str(status)),
+                self.duration.labels(*labels),
+                self.statements.labels(*labels),
+            )
+        requests, duration, statements_run = series
+        requests.inc()
+        duration.observe(seconds)
         if statements is not None:
-            self.statements.labels(*labels).observe(statements)
+            statements_run.observe(statements)
         for code in error_codes:
             self.errors.labels(code).inc()
         if persisted_query is not None:

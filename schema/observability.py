@@ -158,6 +158,9 @@ class Observability:
             )
         path: str = scope["path"]
         quiet = path.startswith(QUIET_PATHS) and not record.graphql
+        level = logging.DEBUG if quiet else logging.INFO
+        if not logger.isEnabledFor(level):
+            return
         fields: dict[str, object] = {
             "request_id": record.request_id,
             "method": scope["method"],
@@ -176,7 +179,7 @@ class Observability:
                 organization_id=record.organization_id,
             )
         logger.log(
-            logging.DEBUG if quiet else logging.INFO,
+            level,
             "%s %s %s",
             scope["method"],
             path,
