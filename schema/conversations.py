@@ -13,7 +13,17 @@ from resolvers import notes as notes_resolvers
 from resolvers.contacts import profile_url
 from resolvers.pagination import PageArgs
 from schema.agents import Team, load_team
-from schema.base import After, Before, Connection, First, Info, Last, Node, connection
+from schema.base import (
+    After,
+    Before,
+    Connection,
+    First,
+    Info,
+    Last,
+    Node,
+    connection,
+    schema_module,
+)
 from schema.enums import (
     CONVERSATION_STATUSES,
     SOCIAL_NETWORKS,
@@ -79,9 +89,9 @@ class Conversation(Node):
 
     @strawberry.field(description="The customer.")
     async def contact(self, info: Info) -> Annotated[Contact, strawberry.lazy("schema.contacts")]:
-        from schema.contacts import load_contact
-
-        found = await load_contact(info, self.row.contact_id)
+        found: Contact | None = await schema_module("contacts").load_contact(
+            info, self.row.contact_id
+        )
         assert found is not None  # a foreign key guarantees it
         return found
 

@@ -10,7 +10,7 @@ import strawberry
 from db import notes as notes_db
 from resolvers import ids
 from schema.agents import Agent, load_agent
-from schema.base import Info, Node
+from schema.base import Info, Node, schema_module
 
 if TYPE_CHECKING:
     from schema.contacts import Contact
@@ -61,9 +61,10 @@ class Note(Node):
     async def contact(
         self, info: Info
     ) -> Annotated[Contact, strawberry.lazy("schema.contacts")] | None:
-        from schema.contacts import load_contact
-
-        return await load_contact(info, self.row.contact_id)
+        found: Contact | None = await schema_module("contacts").load_contact(
+            info, self.row.contact_id
+        )
+        return found
 
     @strawberry.field(
         description="The conversation of a conversation note; null on a contact note."
@@ -71,9 +72,10 @@ class Note(Node):
     async def conversation(
         self, info: Info
     ) -> Annotated[Conversation, strawberry.lazy("schema.conversations")] | None:
-        from schema.conversations import load_conversation
-
-        return await load_conversation(info, self.row.conversation_id)
+        found: Conversation | None = await schema_module("conversations").load_conversation(
+            info, self.row.conversation_id
+        )
+        return found
 
     @strawberry.field(description="Earlier bodies of the note, oldest first.")
     async def revisions(self, info: Info) -> list[NoteRevision]:
