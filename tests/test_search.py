@@ -214,8 +214,9 @@ async def _pages(
 # Each term takes one of search_contact_ids()'s ways on this organisation, as
 # test_every_way_reads_indexes_only shows.
 TERMS = {
-    "ber": "word starts, then the list in order: Berg is in every first name's stretch",
-    "ZOE": "word starts and inner matches: the handles of Zoé, who sorts last",
+    "ber": "word starts, and the few contacts with the term elsewhere: Berg, no other word",
+    "eli": "word starts, then the list in order: Felipe, after Elif, holds it inside",
+    "ZOE": "word starts, and the few others: the handles of Zoé, who sorts last",
     "yil": "a bounded read in order: Yılmaz only inside handles, in every stretch",
     "usu": "a bounded read in order that fails, then inner matches: Yusuf sorts late",
     "zoé a": "a term with a space, looked up in the trigram index",
@@ -452,14 +453,16 @@ async def test_the_functions_answer_for_the_bound_organisation_only(
 
 
 # The indexes each way reads, as auto_explain logs the statements run inside the
-# function: the word indexes for any term without a space, then the list in name order
-# (order), the inner matches (inner), or the trigrams of whole texts (text).
+# function: the word indexes for any term without a space, then the contacts holding the
+# term's first three characters other than where a word starts with them (starts), the
+# list in name order (order), or the trigrams of whole texts (text).
 WORDS = {f"search_index_contacts_word{n}_idx" for n in range(1, 5)}
 WAYS = {
-    "ber": WORDS | {"search_index_contacts_order_idx"},
-    "zoe": WORDS | {"search_index_contacts_inner_idx"},
+    "ber": WORDS | {"search_index_contacts_starts_idx"},
+    "eli": WORDS | {"search_index_contacts_order_idx"},
+    "zoe": WORDS | {"search_index_contacts_starts_idx"},
     "yil": WORDS | {"search_index_contacts_order_idx"},
-    "usu": WORDS | {"search_index_contacts_order_idx", "search_index_contacts_inner_idx"},
+    "usu": WORDS | {"search_index_contacts_order_idx", "search_index_contacts_starts_idx"},
     "zoé a": {"search_index_contacts_text_idx"},
     "ü": {"search_index_contacts_order_idx"},
 }
