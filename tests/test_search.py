@@ -214,8 +214,9 @@ async def _pages(
 # Each term takes one of search_contact_ids()'s ways on this organisation, as
 # test_every_way_reads_indexes_only shows.
 TERMS = {
-    "ber": "word starts, then the list in order: Berg is in every first name's stretch",
-    "ZOE": "word starts and inner matches: the handles of Zoé, who sorts last",
+    "ber": "word starts, and the few contacts with the term elsewhere: Berg, no other word",
+    "eli": "word starts, then the list in order: Felipe, after Elif, holds it inside",
+    "ZOE": "word starts, and the few others: the handles of Zoé, who sorts last",
     "yil": "a bounded read in order: Yılmaz only inside handles, in every stretch",
     "usu": "a bounded read in order that fails, then inner matches: Yusuf sorts late",
     "zoé a": "a term with a space, looked up in the trigram index",
@@ -358,6 +359,78 @@ async def test_one_statement_per_page_whatever_the_way(org: SearchOrg) -> None:
         assert reply.statements == 2  # authentication, the page
 
 
+def _windows(text: str) -> set[str]:
+    """The three characters without a space at each place of `text`."""
+    return {text[i : i + 3] for i in range(len(text) - 2) if " " not in text[i : i + 3]}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ada torres ada_torres12 ada_torres12@mail.example +4412345",
+        "ada van dijk ada.vandijk7 ada.vandijk7@vandijk.example",
+        "viktor torres viktortorres3 viktortorres3@inbox.example",
+        "aaaa aaab aaaaaa",
+        "xu li xuli9 xuli9@xu.example",
+        "anne  marie annemarie +33 6 12 34 56 78",
+        "zoé østergaard zoeostergaard zoé@zoé.example",
+        "abcabcabc bcabca cabcab abc",
+        "",
+    ],
+)
+async def test_starts_text_keeps_all_three_characters_but_where_words_start(
+    org: SearchOrg, text: str
+) -> None:
+    starts = await org.owner.fetchval("SELECT search_index.starts_text($1)", text)
+
+    # What a word index would find: the first three characters of the first four words.
+    word_starts = {word[:3] for word in text.split(" ")[:4] if len(word) >= 3}
+    assert _windows(text) - word_starts <= _windows(starts) <= _windows(text)
+    if text.startswith("ada"):
+        # No overlapping occurrences: each of those is broken, wherever it is.
+        assert not _windows(starts) & word_starts
+
+
+async def test_a_few_contacts_with_a_term_inside_a_word_take_their_places(
+    org: SearchOrg,
+) -> None:
+    """The matches of "ber" start words (Berg), but for two contacts, which sort first and
+    last and hold it inside a word only."""
+    async with organization_transaction(org.owner, org.id):
+        added = [
+            await org.owner.fetchval(
+                "INSERT INTO contacts (organization_id, network, network_user_id, handle, name)"
+                " VALUES ($1, 'X', $2, $2, $3) RETURNING id",
+                org.id,
+                handle,
+                name,
+            )
+            for name, handle in (("Aaron Quberg", "aaronquberg"), ("Zzyzx Quberg", "zzyzxq"))
+        ]
+    try:
+        expected = await _expected(org, "ber")
+        first = await org.agent(SEARCH, {"search": "ber", "first": 30})
+        after = await org.agent(
+            SEARCH,
+            {
+                "search": "ber",
+                "first": 30,
+                "after": first.data["contacts"]["pageInfo"]["endCursor"],
+            },
+        )
+        last = await org.agent(SEARCH, {"search": "ber", "last": 30})
+    finally:
+        async with organization_transaction(org.owner, org.id):
+            await org.owner.execute("DELETE FROM contacts WHERE id = ANY($1::bigint[])", added)
+
+    assert expected[0] == ids.encode("Contact", added[0])
+    assert expected[-1] == ids.encode("Contact", added[1])
+    assert [node["id"] for node in first.data["contacts"]["nodes"]] == expected[:30]
+    assert [node["id"] for node in after.data["contacts"]["nodes"]] == expected[30:60]
+    assert [node["id"] for node in last.data["contacts"]["nodes"]] == expected[-30:]
+    assert first.data["contacts"]["totalCount"] == len(expected)
+
+
 async def test_the_search_index_follows_the_contacts(org: SearchOrg) -> None:
     contact = org.by_name["Zygmunt Qx"]
     before = await _expected(org, "wxyzzy")
@@ -452,14 +525,16 @@ async def test_the_functions_answer_for_the_bound_organisation_only(
 
 
 # The indexes each way reads, as auto_explain logs the statements run inside the
-# function: the word indexes for any term without a space, then the list in name order
-# (order), the inner matches (inner), or the trigrams of whole texts (text).
+# function: the word indexes for any term without a space, then the contacts holding the
+# term's first three characters other than where a word starts with them (starts), the
+# list in name order (order), or the trigrams of whole texts (text).
 WORDS = {f"search_index_contacts_word{n}_idx" for n in range(1, 5)}
 WAYS = {
-    "ber": WORDS | {"search_index_contacts_order_idx"},
-    "zoe": WORDS | {"search_index_contacts_inner_idx"},
+    "ber": WORDS | {"search_index_contacts_starts_idx"},
+    "eli": WORDS | {"search_index_contacts_order_idx"},
+    "zoe": WORDS | {"search_index_contacts_starts_idx"},
     "yil": WORDS | {"search_index_contacts_order_idx"},
-    "usu": WORDS | {"search_index_contacts_order_idx", "search_index_contacts_inner_idx"},
+    "usu": WORDS | {"search_index_contacts_order_idx", "search_index_contacts_starts_idx"},
     "zoé a": {"search_index_contacts_text_idx"},
     "ü": {"search_index_contacts_order_idx"},
 }
