@@ -50,7 +50,9 @@ async def _load_codecs(conn: asyncpg.Connection) -> None:
 # always is: the loaders' statements were planned at every request, which cost the
 # database more than running them (0.5 ms of the 1.2 ms it spent on a contact panel).
 # Their plans do not depend on the values: the same index scans either way. The search
-# functions, whose plans do, keep the default (migration 0008).
+# functions choose for their own statements (migrations 0008 and 0010): count_matching_
+# contacts() plans for each term; search_contact_ids() keeps the plan of its fixed
+# statement and plans the statements it assembles for their values.
 #
 # A pooled connection waits between requests in a transaction that has run nothing (see
 # AppConnection): by design, so a server-wide idle_in_transaction_session_timeout must not
