@@ -110,6 +110,7 @@ def test_serve_turns_uvicorns_access_log_off_and_passes_the_log_level_on(
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(server, "_stop_on_signals", lambda: None)
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(options))
+    monkeypatch.setattr(server, "serve_workers", lambda workers, options: calls.append(options))
     # serve() sets these for its workers; the test's environment gets them back after.
     monkeypatch.setenv("DATABASE_URL", database)
     monkeypatch.setenv(logs.LOG_FORMAT_ENV, "")
