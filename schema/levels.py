@@ -306,30 +306,66 @@ def _strawberry_call(
     return strawberry_call
 
 
+def _reads_leaves_only(object_type: GraphQLObjectType, field_set: dict[str, Any]) -> bool:
+    """Whether every field of the selection is __typename or a basic field of a leaf
+    type: what the same object always completes to the same value with (see _Batch)."""
+    for details in field_set.values():
+        name = details[0].node.name.value
+        if name == "__typename":
+            continue
+        field = object_type.fields.get(name)
+        if field is None or basic_attribute(object_type, name, field) is None:
+            return False
+        field_type = field.type
+        if isinstance(field_type, GraphQLNonNull):
+            field_type = field_type.of_type
+        if not is_leaf_type(field_type):
+            return False
+    return True
+
+
 class _Batch:
     """Objects of one type, all completed with one selection: their sources, the dicts
-    their fields go into, and their paths."""
+    their fields go into, and their paths.
 
-    __slots__ = ("field_set", "object_type", "paths", "results", "sources")
+    Where the selection reads nothing but attributes of leaf types (`by_identity`), an
+    object that comes again, the same Python object, completes to the same dict: the
+    dict is shared, not made and filled again. Most of a queue page's attributes are
+    the contacts' shared unset ones (see schema/attributes.py)."""
 
-    def __init__(self, object_type: GraphQLObjectType, field_set: dict[str, Any]) -> None:
+    __slots__ = ("by_identity", "field_set", "object_type", "paths", "results", "sources")
+
+    def __init__(
+        self, object_type: GraphQLObjectType, field_set: dict[str, Any], *, leaves_only: bool
+    ) -> None:
         self.object_type = object_type
         self.field_set = field_set
         self.sources: list[Any] = []
         self.results: list[dict[str, Any]] = []
         self.paths: list[Path | None] = []
+        # The result of each source, by its id(); the batch keeps the sources alive.
+        self.by_identity: dict[int, dict[str, Any]] | None = {} if leaves_only else None
 
     def add(self, source: Any, path: Path | None) -> dict[str, Any]:
         """Adds an object; its result, to be filled in when the batch runs."""
+        by_identity = self.by_identity
+        if by_identity is not None:
+            found = by_identity.get(id(source))
+            if found is not None:
+                return found
         result: dict[str, Any] = {}
         self.sources.append(source)
         self.results.append(result)
         self.paths.append(path)
+        if by_identity is not None:
+            by_identity[id(source)] = result
         return result
 
     def add_all(self, sources: list[Any], path: Path | None) -> list[dict[str, Any]]:
         """Adds the objects of a list, each with the list's path (see completer: their
         own paths are not needed); their results."""
+        if self.by_identity is not None:
+            return [self.add(source, path) for source in sources]
         results: list[dict[str, Any]] = [{} for _ in sources]
         self.sources += sources
         self.results += results
@@ -379,7 +415,7 @@ class LevelExecution:
         self.recorded = {}
 
     async def run(self, root_type: GraphQLObjectType) -> dict[str, Any]:
-        root = _Batch(root_type, self.plan.root_fields(root_type))
+        root = _Batch(root_type, self.plan.root_fields(root_type), leaves_only=False)
         data = root.add(self.executor.root_value, None)
         await self._execute(root)
         return data
@@ -613,6 +649,7 @@ class Plan:
         self._subfields: dict[tuple[GraphQLObjectType, int], dict[str, Any]] = {}
         self._completers: dict[tuple[GraphQLOutputType, int], tuple[Complete, bool]] = {}
         self._paths_needed: dict[tuple[GraphQLObjectType, int], bool] = {}
+        self._leaves_only: dict[tuple[GraphQLObjectType, int], bool] = {}
 
     @classmethod
     def of(cls, executor: ExecutionContext) -> Plan:
@@ -632,6 +669,7 @@ class Plan:
         self._subfields = {}
         self._completers = {}
         self._paths_needed = {}
+        self._leaves_only = {}
 
     def root_fields(self, root_type: GraphQLObjectType) -> dict[str, Any]:
         """The operation's fields; Unsupported for @defer."""
@@ -852,7 +890,12 @@ class Plan:
         return batch.add(value, path)
 
     def _batch(self, object_type: GraphQLObjectType, details: list[FieldDetails]) -> _Batch:
-        return _Batch(object_type, self.subfields(object_type, details))
+        field_set = self.subfields(object_type, details)
+        key = (object_type, id(details))
+        leaves_only = self._leaves_only.get(key)
+        if leaves_only is None:
+            leaves_only = self._leaves_only[key] = _reads_leaves_only(object_type, field_set)
+        return _Batch(object_type, field_set, leaves_only=leaves_only)
 
     def _runtime_type(
         self, abstract_type: GraphQLAbstractType, value: Any, info: GraphQLResolveInfo[Any]

@@ -78,6 +78,12 @@ class Query:
         return [Item(name="loose", colour=value, size=1, seen_at=moment), *_items()]
 
     @strawberry.field
+    def repeated(self) -> list[Item]:
+        # The same object twice, as a queue page's contacts share their unset attributes.
+        first, second = _items()
+        return [first, second, first]
+
+    @strawberry.field
     def broken(self) -> list[Item]:
         # Values the types refuse: a null for a non-null field, a string for an enum.
         bad: Any = Item(name=None, colour="purple", size=1, seen_at=None)  # type: ignore[arg-type]
@@ -121,6 +127,26 @@ async def test_plain_fields_answer_as_the_general_path_does() -> None:
         "loud": "PLAINPLAIN",
     }
     assert fast.data["items"][1]["size"] is None
+
+
+async def test_an_object_listed_twice_completes_once_when_only_leaves_are_read() -> None:
+    leaves = "{ repeated { __typename name colour size seenAt alias: name } }"
+    fast, general = await both(leaves)
+
+    assert fast.errors is None
+    assert fast.data == general.data
+    listed = fast.data["repeated"]
+    assert [item["name"] for item in listed] == ["plain", "no size", "plain"]
+    assert listed[0] is listed[2]  # one dict, shared
+    assert listed[0] is not listed[1]
+
+    # A resolver may answer differently for each place the object is in: not shared.
+    with_resolver = "{ repeated { name loud } }"
+    fast, general = await both(with_resolver)
+
+    assert fast.errors is None
+    assert fast.data == general.data
+    assert fast.data["repeated"][0] is not fast.data["repeated"][2]
 
 
 async def test_a_null_in_a_non_null_field_is_the_same_located_error() -> None:
