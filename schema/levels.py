@@ -364,8 +364,18 @@ class _Batch:
     def add_all(self, sources: list[Any], path: Path | None) -> list[dict[str, Any]]:
         """Adds the objects of a list, each with the list's path (see completer: their
         own paths are not needed); their results."""
-        if self.by_identity is not None:
-            return [self.add(source, path) for source in sources]
+        by_identity = self.by_identity
+        if by_identity is not None:  # as add() does for each
+            listed = []
+            for source in sources:
+                result = by_identity.get(id(source))
+                if result is None:
+                    result = by_identity[id(source)] = {}
+                    self.sources.append(source)
+                    self.results.append(result)
+                    self.paths.append(path)
+                listed.append(result)
+            return listed
         results: list[dict[str, Any]] = [{} for _ in sources]
         self.sources += sources
         self.results += results

@@ -132,6 +132,17 @@ def _json(text: str | bytes, message: str) -> Any:
         raise RequestFailed(400, message) from None
 
 
+def request_header(scope: Mapping[str, Any], name: bytes) -> str | None:
+    """The first value of a request header, by its name in lower case (as ASGI servers
+    give names); None when absent. Starlette's `headers.get` finds an absent header by
+    catching a KeyError, which costs more than the look-up."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+@lru_cache(maxsize=64)  # clients send the same few Accept headers again and again
 def negotiate(accept: str | None) -> str | None:
     """The response media type for an Accept header: GRAPHQL_RESPONSE_JSON when the
     client prefers it (ties go to it), else JSON (also for wildcards and no header);

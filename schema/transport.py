@@ -53,6 +53,7 @@ from schema.negotiation import (
     read_parameters,
     refusal,
     request_error_status,
+    request_header,
     wants_html,
 )
 from schema.observability import RequestRecord, record_of
@@ -125,7 +126,7 @@ class GraphQLView(GraphQL[Context, None]):
         if record is not None:
             record.agent_id = context.agent.id
             record.organization_id = context.organization_id
-        media_type = negotiate(request.headers.get("accept"))
+        media_type = negotiate(request_header(request.scope, b"accept"))
         if media_type is None:
             return self.failure(
                 RequestFailed(

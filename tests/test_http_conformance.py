@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from schema.negotiation import GRAPHQL_RESPONSE_JSON, JSON, negotiate
+from schema.negotiation import GRAPHQL_RESPONSE_JSON, JSON, negotiate, request_header
 from tests.conftest import Org
 
 VIEWER = "query Viewer { viewer { name } }"
@@ -79,6 +79,14 @@ def codes(response: httpx.Response) -> list[str]:
 )
 def test_negotiation_picks_the_media_type(accept: str | None, expected: str | None) -> None:
     assert negotiate(accept) == expected
+
+
+def test_a_request_header_is_its_first_value_or_none() -> None:
+    scope = {"headers": [(b"accept", b"text/html"), (b"x-a", b"\xe9"), (b"accept", b"*/*")]}
+
+    assert request_header(scope, b"accept") == "text/html"
+    assert request_header(scope, b"x-a") == "\xe9"  # latin-1, as Starlette decodes
+    assert request_header(scope, b"authorization") is None
 
 
 async def test_json_is_the_default(demo_org: Org) -> None:
