@@ -124,24 +124,43 @@ async def attributes_of(
     ]
 
 
+# Context.memo: live_definitions' lists, by the loaded list's id() and the kinds.
+_LIVE_DEFINITIONS = "resolvers.contacts.live_definitions"
+
+
 async def live_definitions(
     ctx: Context, kinds: list[str] | None = None
 ) -> list[AttributeDefinition]:
-    """The non-archived definitions (of these kinds, if given), in position order."""
+    """The non-archived definitions (of these kinds, if given), in position order. The
+    list is made once per request and shared by every contact's attributes (a queue
+    page asks for it fifty times): not to be changed."""
     definitions: list[
         AttributeDefinition
     ] = await ctx.loaders.attribute_definitions_by_organization.load(ctx.organization_id)
-    return [
-        definition
-        for definition in definitions
-        if not definition.archived and (kinds is None or definition.kind in kinds)
-    ]
+    made = ctx.memo.setdefault(_LIVE_DEFINITIONS, {})
+    key = (id(definitions), None if kinds is None else tuple(kinds))
+    found: tuple[list[AttributeDefinition], list[AttributeDefinition]] | None = made.get(key)
+    # The entry keeps the loaded list alive, so its id is not reused while it is here;
+    # a mutation that changes the definitions makes the loader load a new list.
+    if found is None or found[0] is not definitions:
+        live = [
+            definition
+            for definition in definitions
+            if not definition.archived and (kinds is None or definition.kind in kinds)
+        ]
+        found = made[key] = (definitions, live)
+    return found[1]
+
+
+async def values_of(ctx: Context, contact_id: int) -> list[AttributeValue]:
+    """The contact's attribute values, in no particular order."""
+    values: list[AttributeValue] = await ctx.loaders.attribute_values_by_contact_id.load(contact_id)
+    return values
 
 
 async def values_by_definition(ctx: Context, contact_id: int) -> dict[int, AttributeValue]:
     """The contact's attribute values, by definition id."""
-    values: list[AttributeValue] = await ctx.loaders.attribute_values_by_contact_id.load(contact_id)
-    return {value.definition_id: value for value in values}
+    return {value.definition_id: value for value in await values_of(ctx, contact_id)}
 
 
 async def attribute_of(ctx: Context, contact_id: int, key: str) -> ContactAttribute | None:

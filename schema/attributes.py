@@ -79,25 +79,30 @@ class Attribute:
     def all_of(
         cls,
         definitions: list[attributes_db.AttributeDefinition],
-        values: dict[int, attributes_db.AttributeValue],
-        unset: dict[int, Attribute],
+        values: list[attributes_db.AttributeValue],
+        listings: dict[int, UnsetListing],
     ) -> list[Attribute]:
-        """A contact's attributes: each definition with the contact's value (`values`, by
-        definition id). The attribute of a definition the contact has no value for is
-        the same for every contact: it is made once, kept in `unset` (by the
-        definition's identity, one dict per request) and shared; one with a value is a
-        copy of it with the value. A queue page then builds some 250 attributes instead
-        of 600, each a dict copied instead of nine fields set one by one."""
-        listed = []
-        for definition in definitions:
-            # The definition's identity, not its id: a mutation earlier in the request
-            # may have changed it. The attribute keeps it alive, so the id is not reused.
-            key = id(definition)
-            shared = unset.get(key)
-            if shared is None:
-                shared = unset[key] = cls.of(ContactAttribute(0, definition, None))
-            value = values.get(definition.id)
-            listed.append(shared if value is None else shared._with(value))
+        """A contact's attributes: each definition with the contact's value, if any.
+
+        The attribute of a definition the contact has no value for is the same for every
+        contact: the attributes of `definitions` without values are made once per
+        request (kept in `listings`, by the identity of the list, which live_definitions
+        shares) and copied; each of the contact's values then replaces its definition's
+        attribute by a copy with the value (values of definitions not listed are left
+        out). A queue page's contacts have some five values of fifteen definitions."""
+        listing = listings.get(id(definitions))
+        # The listing keeps the list alive, so that its id is not another list's.
+        if listing is None or listing.definitions is not definitions:
+            listing = listings[id(definitions)] = UnsetListing(
+                definitions,
+                [cls.of(ContactAttribute(0, definition, None)) for definition in definitions],
+            )
+        listed = listing.attributes.copy()
+        positions = listing.positions
+        for value in values:
+            position = positions.get(value.definition_id)
+            if position is not None:
+                listed[position] = listed[position]._with(value)
         return listed
 
     def _with(self, value: attributes_db.AttributeValue) -> Attribute:
@@ -124,3 +129,17 @@ class Attribute:
             updated_by_id=None if value is None else value.updated_by,
             row=definition,
         )
+
+
+class UnsetListing:
+    """Attributes without values, one per definition of a list, and each definition's
+    position in it by its id (see Attribute.all_of)."""
+
+    __slots__ = ("attributes", "definitions", "positions")
+
+    def __init__(
+        self, definitions: list[attributes_db.AttributeDefinition], attributes: list[Attribute]
+    ) -> None:
+        self.definitions = definitions
+        self.attributes = attributes
+        self.positions = {definition.id: index for index, definition in enumerate(definitions)}

@@ -24,7 +24,7 @@ from schema.enums import (
 )
 from schema.notes import Note
 
-# Context.memo: each definition's attribute for contacts without a value (Attribute.all_of).
+# Context.memo: the attributes of contacts without values, by definitions (Attribute.all_of).
 _UNSET_ATTRIBUTES = "schema.contacts.unset_attributes"
 
 
@@ -98,7 +98,7 @@ class Contact(Node):
         ctx = info.context
         wanted = None if kinds is None else [kind.name for kind in kinds]
         definitions = await contacts.live_definitions(ctx, wanted)
-        values = await contacts.values_by_definition(ctx, self.row.id)
+        values = await contacts.values_of(ctx, self.row.id)
         return Attribute.all_of(definitions, values, ctx.memo.setdefault(_UNSET_ATTRIBUTES, {}))
 
     @strawberry.field(description="One attribute by key; null when no live definition has it.")

@@ -74,7 +74,7 @@ async def test_a_failing_nested_field_leaves_the_rest_of_the_answer(
     demo_org: Org, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     contact_id = await _contact_id(demo_org)
-    monkeypatch.setattr(contacts, "values_by_definition", _fail)
+    monkeypatch.setattr(contacts, "values_of", _fail)
 
     reply = await demo_org.agent(CONTACT_WITH_ATTRIBUTES, {"id": contact_id})
 

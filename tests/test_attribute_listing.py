@@ -1,0 +1,85 @@
+"""Attribute.all_of: a contact's attributes from the definitions and its values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from db.attributes import AttributeDefinition, AttributeValue
+from schema.attributes import Attribute, UnsetListing
+
+MOMENT = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+def definition(id: int, key: str, kind: str = "COMMON") -> AttributeDefinition:
+    return AttributeDefinition(
+        organization_id=1,
+        id=id,
+        key=key,
+        label=key.title(),
+        kind=kind,
+        type="TEXT",
+        options=[],
+        pattern=None,
+        description=None,
+        editable=True,
+        position=id,
+        archived=False,
+        created_at=MOMENT,
+        updated_at=MOMENT,
+    )
+
+
+def value(contact_id: int, definition_id: int, text: str | None) -> AttributeValue:
+    return AttributeValue(1, contact_id, definition_id, text, MOMENT, 7)
+
+
+DEFINITIONS = [definition(1, "email"), definition(2, "phone"), definition(3, "tier", "CRM")]
+
+
+def test_each_definition_in_order_with_the_contacts_value_or_none() -> None:
+    listings: dict[int, UnsetListing] = {}
+    # In no particular order, with a value of a definition not listed (archived, say).
+    values = [value(10, 3, "gold"), value(10, 9, "gone"), value(10, 1, "a@example.com")]
+
+    attributes = Attribute.all_of(DEFINITIONS, values, listings)
+
+    assert [(a.key, a.value, a.updated_by_id) for a in attributes] == [
+        ("email", "a@example.com", 7),
+        ("phone", None, None),
+        ("tier", "gold", 7),
+    ]
+    assert [a.kind.name for a in attributes] == ["COMMON", "COMMON", "CRM"]
+    assert attributes[0].updated_at == MOMENT
+    assert attributes[1].updated_at is None
+
+
+def test_contacts_share_the_attributes_they_have_no_value_for() -> None:
+    listings: dict[int, UnsetListing] = {}
+
+    first = Attribute.all_of(DEFINITIONS, [value(10, 1, "a@example.com")], listings)
+    second = Attribute.all_of(DEFINITIONS, [value(11, 2, "+44 20 7946 0000")], listings)
+    third = Attribute.all_of(DEFINITIONS, [], listings)
+
+    assert first[2] is second[2] is third[2]  # tier: nobody's
+    assert first[1] is third[1]
+    assert second[1] is not first[1]
+    assert (first[0].value, second[0].value, third[0].value) == ("a@example.com", None, None)
+    # A value is set on a copy: the shared attribute stays without one.
+    assert third[0].value is None
+    assert third[1].value is None
+
+
+def test_another_list_of_definitions_gets_attributes_of_its_own() -> None:
+    listings: dict[int, UnsetListing] = {}
+    crm_only = [DEFINITIONS[2]]
+    # As after a mutation that changed a definition: the loader gives a new list.
+    relabelled = [DEFINITIONS[0], DEFINITIONS[1], definition(3, "level", "CRM")]
+
+    every = Attribute.all_of(DEFINITIONS, [value(10, 3, "gold")], listings)
+    crm = Attribute.all_of(crm_only, [value(10, 1, "a@example.com")], listings)
+    after = Attribute.all_of(relabelled, [], listings)
+
+    assert [a.key for a in crm] == ["tier"]
+    assert crm[0].value is None
+    assert [a.key for a in after] == ["email", "phone", "level"]
+    assert every[0] is not after[0]
