@@ -22,6 +22,7 @@ import random
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 from datetime import UTC, datetime
 from importlib import metadata
@@ -618,8 +619,27 @@ def _code_version() -> str:
     return head.stdout.strip() + ("+changes" if changed.stdout.strip() else "")
 
 
+def _python_build() -> str:
+    """Which CPython build runs the server: its executable, and whether the interpreter
+    is in a shared libpython. Builds differ in speed as much as a release does (see the
+    README's Benchmark section)."""
+    try:  # what the process loaded, not how the build was configured
+        shared = "/libpython" in Path("/proc/self/maps").read_text()
+    except OSError:
+        shared = bool(sysconfig.get_config_var("Py_ENABLE_SHARED"))
+    optimized = "--enable-optimizations" in (sysconfig.get_config_var("CONFIG_ARGS") or "")
+    return (
+        f"{getattr(sys, '_base_executable', sys.executable)}, "
+        f"{'shared libpython' if shared else 'libpython linked in'}"
+        f"{', --enable-optimizations' if optimized else ''}"
+    )
+
+
 def _versions(postgresql: str) -> dict[str, str]:
-    versions = {"inbox": _code_version(), "python": platform.python_version()}
+    versions = {
+        "inbox": _code_version(),
+        "python": f"{platform.python_version()} ({_python_build()})",
+    }
     versions["postgresql"] = postgresql
     for package in (
         "strawberry-graphql",
