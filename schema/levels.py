@@ -306,15 +306,25 @@ def _strawberry_call(
     return strawberry_call
 
 
-def _reads_leaves_only(object_type: GraphQLObjectType, field_set: dict[str, Any]) -> bool:
-    """Whether every field of the selection is __typename or a basic field of a leaf
-    type: what the same object always completes to the same value with (see _Batch)."""
+def _selected(
+    object_type: GraphQLObjectType, field_set: dict[str, Any]
+) -> Iterator[tuple[list[FieldDetails], GraphQLField | None, str | None]]:
+    """The fields of a selection but __typename: each one's details, its field (None for
+    introspection's) and the attribute it reads when it is a basic field (see
+    basic_attribute)."""
     for details in field_set.values():
         name = details[0].node.name.value
         if name == "__typename":
             continue
         field = object_type.fields.get(name)
-        if field is None or basic_attribute(object_type, name, field) is None:
+        yield details, field, None if field is None else basic_attribute(object_type, name, field)
+
+
+def _reads_leaves_only(object_type: GraphQLObjectType, field_set: dict[str, Any]) -> bool:
+    """Whether every field of the selection is __typename or a basic field of a leaf
+    type: what the same object always completes to the same value with (see _Batch)."""
+    for _, field, attribute in _selected(object_type, field_set):
+        if field is None or attribute is None:
             return False
         field_type = field.type
         if isinstance(field_type, GraphQLNonNull):
@@ -742,13 +752,10 @@ class Plan:
         if found is not None:
             return found
         found = False
-        field_set = self.subfields(object_type, details)
-        for sub_details in field_set.values():
-            name = sub_details[0].node.name.value
-            if name == "__typename":
-                continue
-            field = object_type.fields.get(name)
-            if field is None or basic_attribute(object_type, name, field) is None:
+        for sub_details, field, attribute in _selected(
+            object_type, self.subfields(object_type, details)
+        ):
+            if field is None or attribute is None:
                 found = True  # a resolver's info, or introspection
             elif _needs_info(field.type):
                 found = True
