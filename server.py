@@ -480,7 +480,7 @@ class WorkerListener(socket.socket):
     accepts every connection waiting, and keeps it while it is kept alive: ten
     connections opened together by a client or a proxy's pool all went to one of two
     workers, which then did all the work on one core while the other idled (queue pages
-    at concurrency 10: 420 requests per second, 680 when they were spread).
+    at concurrency 10: 380 to 420 requests per second, 520 to 610 when they were spread).
 
     This socket is the parent's: bound, to claim the address and fail early if it is
     taken, but never listening, so it gets no connections. uvicorn hands it to each
