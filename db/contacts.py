@@ -13,6 +13,8 @@ from db.attributes import (
     CONTACT_VALUES_COLUMNS,
     CONTACT_VALUES_JOIN,
     AttributeValue,
+    ContactValues,
+    ValuesRead,
     contact_values,
 )
 from db.keyset import Key, Window, in_order, page_sql
@@ -142,17 +144,17 @@ async def page_contacts(
     *,
     where: ContactFilter,
     window: Window,
-    with_values: bool = False,
-) -> list[tuple[Contact, list[AttributeValue] | None]]:
+    values: ValuesRead = ValuesRead.NONE,
+) -> list[tuple[Contact, ContactValues | None]]:
     """One window of the organisation's contacts matching `where`, by name then id, each
-    with its attribute values when `with_values` (else None), read in the same statement.
+    with as much of its attribute values as `values` says, read in the same statement.
 
     A search matches the contacts whose name, handle, email or phone contains the term,
     compared lower-cased by PostgreSQL (Python's lower() differs on some letters: "İ"
     becomes two code points); the term is literal text, LIKE's wildcards included.
     """
-    columns = f"{COLUMNS}, {CONTACT_VALUES_COLUMNS}" if with_values else COLUMNS
-    join = CONTACT_VALUES_JOIN if with_values else ""
+    columns = f"{COLUMNS}{values.columns}"
+    join = values.join
     if where.search:
         rows = await conn.fetch(
             _SEARCH_PAGE.format(columns=columns, join=join),
@@ -165,7 +167,7 @@ async def page_contacts(
             window.from_end,
             window.limit,
         )
-        return _with_values(organization_id, rows, with_values)
+        return _with_values(organization_id, rows, values)
     filter_sql, filter_params = _filter_sql(where, 2)
     page = page_sql(ORDER_KEY, descending=False, window=window, first_param=2 + len(filter_params))
     rows = await conn.fetch(
@@ -176,19 +178,16 @@ async def page_contacts(
         *filter_params,
         *page.params,
     )
-    return in_order(_with_values(organization_id, rows, with_values), window)
+    return in_order(_with_values(organization_id, rows, values), window)
 
 
 def _with_values(
-    organization_id: int, rows: list[asyncpg.Record], with_values: bool
-) -> list[tuple[Contact, list[AttributeValue] | None]]:
-    if not with_values:
+    organization_id: int, rows: list[asyncpg.Record], values: ValuesRead
+) -> list[tuple[Contact, ContactValues | None]]:
+    if values is ValuesRead.NONE:
         return [(contact, None) for contact in instances(Contact, rows)]
     return [
-        (
-            _contact(*row[:_N_CONTACT]),
-            contact_values(organization_id, row["id"], *row[_N_CONTACT:]),
-        )
+        (_contact(*row[:_N_CONTACT]), values.of(organization_id, row["id"], row[_N_CONTACT:]))
         for row in rows
     ]
 

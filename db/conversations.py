@@ -10,12 +10,7 @@ from typing import Any
 import asyncpg
 
 from db import contacts as contacts_db
-from db.attributes import (
-    CONTACT_VALUES_COLUMNS,
-    CONTACT_VALUES_JOIN,
-    AttributeValue,
-    contact_values,
-)
+from db.attributes import ContactValues, ValuesRead
 from db.contacts import Contact
 from db.keyset import PageSQL, Window, in_order, page_sql
 from db.records import builder, instances
@@ -106,23 +101,20 @@ async def page_conversations(
     where: ConversationFilter,
     queue: bool,
     window: Window,
-    with_values: bool = False,
-) -> list[tuple[Conversation, Contact, list[AttributeValue] | None]]:
+    values: ValuesRead = ValuesRead.NONE,
+) -> list[tuple[Conversation, Contact, ContactValues | None]]:
     """One window of the organisation's conversations in queue order (`queue`) or newest
-    first, each with its contact and, `with_values`, the contact's attribute values (else
-    None), read in the same statement."""
+    first, each with its contact and as much of the contact's attribute values as
+    `values` says, read in the same statement."""
     filter_sql, filter_params = _filter_sql(where, 2)
     # QUEUE: VIPs first, higher VIP group priority first, longest waiting first. Negated
     # priority keeps every key ascending, so one row comparison bounds the index scan.
     key = ("(-v.priority)", "v.last_message_at", "v.id") if queue else ("v.last_message_at", "v.id")
     page = page_sql(key, descending=not queue, window=window, first_param=2 + len(filter_params))
-    columns, join = (
-        (f", {CONTACT_VALUES_COLUMNS}", CONTACT_VALUES_JOIN) if with_values else ("", "")
-    )
     rows = await conn.fetch(
-        f"SELECT {_V_COLUMNS}, {_C_COLUMNS}{columns} FROM conversations v"
+        f"SELECT {_V_COLUMNS}, {_C_COLUMNS}{values.columns} FROM conversations v"
         " JOIN contacts c ON c.organization_id = v.organization_id AND c.id = v.contact_id"
-        f"{join}"
+        f"{values.join}"
         f" WHERE v.organization_id = $1{filter_sql}{page.condition}"
         f" ORDER BY {page.order} LIMIT {page.limit}",
         organization_id,
@@ -133,9 +125,7 @@ async def page_conversations(
         (
             _conversation(*row[:_N_CONVERSATION]),
             _contact(*row[_N_CONVERSATION : _N_CONVERSATION + _N_CONTACT]),
-            contact_values(organization_id, row["contact_id"], *row[_N_CONVERSATION + _N_CONTACT :])
-            if with_values
-            else None,
+            values.of(organization_id, row["contact_id"], row[_N_CONVERSATION + _N_CONTACT :]),
         )
         for row in rows
     ]

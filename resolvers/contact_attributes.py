@@ -136,5 +136,5 @@ def _attribute_changed(
     if isinstance(result, AttributeChange):
         contact = result.contact
         ctx.loaders.contact_by_id.clear(contact.id).prime(contact.id, contact)
-        ctx.loaders.attribute_values_by_contact_id.clear(contact.id)
+        ctx.loaders.forget_attribute_values(contact.id)
     return result

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from db import contacts as contacts_db
-from db.attributes import AttributeDefinition, AttributeValue
+from db.attributes import AttributeDefinition, AttributeValue, ContactValues, ValuesRead
 from db.contacts import Contact, ContactFilter
 from db.keyset import Window
 from resolvers import conversations as conversations_resolvers
@@ -72,11 +72,11 @@ async def contact_by_global_id(ctx: Context, global_id: str) -> Contact | None:
 
 
 async def list_contacts(
-    ctx: Context, args: PageArgs, where: ContactFilter, *, with_attribute_values: bool = False
+    ctx: Context, args: PageArgs, where: ContactFilter, *, values: ValuesRead = ValuesRead.NONE
 ) -> tuple[Page[Contact], ContactFilter]:
-    """A page of contacts by name, primed into the contact loader (and, when asked, their
-    attribute values, read in the same statement, into theirs). Raises BadUserInput for a
-    search over 100 characters or with characters PostgreSQL cannot store."""
+    """A page of contacts by name, primed into the contact loader (with as much of their
+    attribute values as `values` says, read in the same statement). Raises BadUserInput
+    for a search over 100 characters or with characters PostgreSQL cannot store."""
     if where.search is not None:
         if len(where.search) > MAX_SEARCH:
             raise BadUserInput(f"`search` is at most {MAX_SEARCH} characters")
@@ -90,10 +90,10 @@ async def list_contacts(
         ctx.organization_id,
         where=where,
         window=request,
-        with_values=with_attribute_values,
+        values=values,
     )
-    for contact, values in found:
-        ctx.loaders.prime_contact(contact, values)
+    for contact, read in found:
+        ctx.loaders.prime_contact(contact, read)
     return page([contact for contact, _ in found], request, BY_NAME), where
 
 
@@ -156,6 +156,17 @@ async def values_of(ctx: Context, contact_id: int) -> list[AttributeValue]:
     """The contact's attribute values, in no particular order."""
     values: list[AttributeValue] = await ctx.loaders.attribute_values_by_contact_id.load(contact_id)
     return values
+
+
+async def listed_values_of(ctx: Context, contact_id: int, *, history: bool) -> ContactValues:
+    """The contact's attribute values as a listing of its attributes needs them: with
+    their history (who set each value, and when), or, where a page of contacts read them
+    without, possibly without."""
+    if not history:
+        texts = ctx.loaders.attribute_texts_by_contact_id.get(contact_id)
+        if texts is not None:
+            return texts
+    return await values_of(ctx, contact_id)
 
 
 async def values_by_definition(ctx: Context, contact_id: int) -> dict[int, AttributeValue]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from db import conversations as conversations_db
+from db.attributes import ValuesRead
 from db.conversations import Conversation, ConversationFilter, Message
 from db.keyset import Window
 from resolvers import ids
@@ -49,11 +50,11 @@ async def list_conversations(
     where: ConversationFilter,
     *,
     queue: bool,
-    with_attribute_values: bool = False,
+    values: ValuesRead = ValuesRead.NONE,
 ) -> Page[Conversation]:
-    """A page of conversations in queue order or newest first; their contacts (and, when
-    asked, the contacts' attribute values) are read in the same statement and primed
-    into their loaders."""
+    """A page of conversations in queue order or newest first; their contacts (with as
+    much of their attribute values as `values` says) are read in the same statement and
+    primed into their loaders."""
     ordering = QUEUE if queue else NEWEST
     request = window(args, ordering)
     found = await ctx.session.run(
@@ -62,11 +63,11 @@ async def list_conversations(
         where=where,
         queue=queue,
         window=request,
-        with_values=with_attribute_values,
+        values=values,
     )
-    for conversation, contact, values in found:
+    for conversation, contact, read in found:
         ctx.loaders.conversation_by_id.prime(conversation.id, conversation)
-        ctx.loaders.prime_contact(contact, values)
+        ctx.loaders.prime_contact(contact, read)
     return page([conversation for conversation, _, _ in found], request, ordering)
 
 

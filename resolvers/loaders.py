@@ -19,7 +19,7 @@ from db import notes as notes_db
 from db import panels as panels_db
 from db import teams as teams_db
 from db.agents import Agent
-from db.attributes import AttributeDefinition, AttributeValue
+from db.attributes import AttributeDefinition, AttributeTexts, AttributeValue, ContactValues
 from db.contacts import Contact
 from db.conversations import Conversation, Message
 from db.keyset import Window
@@ -351,16 +351,27 @@ class Loaders:
         self.organization_id = organization_id
         # The organisation's attribute definitions version, as authentication read it.
         self.definitions_version = definitions_version
+        # Contacts' attribute values without their history, as pages of contacts read
+        # them (by contact id): what a listing of attributes that shows no history needs,
+        # short of the values the loader has (attribute_values_by_contact_id).
+        self.attribute_texts_by_contact_id: dict[int, AttributeTexts] = {}
 
     def _make(self, cls: type[L]) -> L:
         return cls(self)
 
-    def prime_contact(self, contact: Contact, values: list[AttributeValue] | None) -> None:
+    def prime_contact(self, contact: Contact, values: ContactValues | None) -> None:
         """A contact read by another statement, with its attribute values if that read
-        them too."""
+        them too. As with a loader's prime, what was there first stays."""
         self.contact_by_id.prime(contact.id, contact)
-        if values is not None:
+        if isinstance(values, AttributeTexts):
+            self.attribute_texts_by_contact_id.setdefault(contact.id, values)
+        elif values is not None:
             self.attribute_values_by_contact_id.prime(contact.id, values)
+
+    def forget_attribute_values(self, contact_id: int) -> None:
+        """After a change to the contact's values: they are read again when next asked."""
+        self.attribute_values_by_contact_id.clear(contact_id)
+        self.attribute_texts_by_contact_id.pop(contact_id, None)
 
     def close(self) -> None:
         """Lets go of the loaders made for the request. Each refers back to this object

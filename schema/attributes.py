@@ -79,10 +79,11 @@ class Attribute:
     def all_of(
         cls,
         definitions: list[attributes_db.AttributeDefinition],
-        values: list[attributes_db.AttributeValue],
+        values: attributes_db.ContactValues,
         listings: dict[int, UnsetListing],
     ) -> list[Attribute]:
-        """A contact's attributes: each definition with the contact's value, if any.
+        """A contact's attributes: each definition with the contact's value, if any (from
+        AttributeTexts, without its history: `updatedAt` and `updatedBy` are then null).
 
         The attribute of a definition the contact has no value for is the same for every
         contact: the attributes of `definitions` without values are made once per
@@ -99,20 +100,30 @@ class Attribute:
             )
         listed = listing.attributes.copy()
         positions = listing.positions
+        if isinstance(values, attributes_db.AttributeTexts):
+            for definition_id, text in zip(values.definition_ids, values.values, strict=True):
+                position = positions.get(definition_id)
+                if position is not None:
+                    listed[position] = listed[position]._with(text)
+            return listed
         for value in values:
             position = positions.get(value.definition_id)
             if position is not None:
-                listed[position] = listed[position]._with(value)
+                listed[position] = listed[position]._with(
+                    value.value, value.updated_at, value.updated_by
+                )
         return listed
 
-    def _with(self, value: attributes_db.AttributeValue) -> Attribute:
+    def _with(
+        self, value: str | None, updated_at: datetime | None = None, updated_by: int | None = None
+    ) -> Attribute:
         """This (unset) attribute with a contact's value."""
         attribute = object.__new__(type(self))
         fields = attribute.__dict__
         fields.update(self.__dict__)
-        fields["value"] = value.value
-        fields["updated_at"] = value.updated_at
-        fields["updated_by_id"] = value.updated_by
+        fields["value"] = value
+        fields["updated_at"] = updated_at
+        fields["updated_by_id"] = updated_by
         return attribute
 
     @classmethod

@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 
 from db import contacts as contacts_db
+from db.attributes import ValuesRead
 from resolvers import contacts, conversations, ids
 from resolvers import notes as notes_resolvers
 from resolvers.pagination import PageArgs
@@ -22,10 +23,42 @@ from schema.enums import (
     SocialNetwork,
     ValidationStatus,
 )
+from schema.lookahead import selects
 from schema.notes import Note
 
 # Context.memo: the attributes of contacts without values, by definitions (Attribute.all_of).
 _UNSET_ATTRIBUTES = "schema.contacts.unset_attributes"
+# Context.memo: whether a selection of `attributes` shows history, by its field nodes' ids.
+_SHOWS_HISTORY = "schema.contacts.shows_history"
+
+# The fields of Attribute that show a value's history, which AttributeTexts lack.
+_HISTORY = (("updatedAt",), ("updatedBy",))
+
+
+def attribute_values_read(info: Info, *paths: tuple[str, ...]) -> ValuesRead:
+    """What a page of contacts should read of their attribute values with them, for the
+    selection of the field `info` resolves, where `paths` lead to the contacts: the
+    values with their history if a selection of their `attributes` shows it, the values
+    alone if `attributes` is selected without it, else nothing."""
+    listings = [(*path, "attributes") for path in paths]
+    if not selects(info, *listings):
+        return ValuesRead.NONE
+    if selects(info, *((*listing, *field) for listing in listings for field in _HISTORY)):
+        return ValuesRead.FULL
+    return ValuesRead.TEXTS
+
+
+def _shows_history(info: Info) -> bool:
+    """Whether the selection of the `attributes` field being resolved shows a value's
+    history. Known once per request for each place `attributes` is selected in the
+    document (a queue page asks fifty times)."""
+    known: dict[tuple[int, ...], bool] = info.context.memo.setdefault(_SHOWS_HISTORY, {})
+    # The nodes belong to the request's document, so their ids are not reused meanwhile.
+    key = tuple(map(id, info._raw_info.field_nodes))
+    shown = known.get(key)
+    if shown is None:
+        shown = known[key] = selects(info, *_HISTORY)
+    return shown
 
 
 def _crm_name(self: ContactValidation, info: Info) -> str | None:
@@ -98,7 +131,7 @@ class Contact(Node):
         ctx = info.context
         wanted = None if kinds is None else [kind.name for kind in kinds]
         definitions = await contacts.live_definitions(ctx, wanted)
-        values = await contacts.values_of(ctx, self.row.id)
+        values = await contacts.listed_values_of(ctx, self.row.id, history=_shows_history(info))
         return Attribute.all_of(definitions, values, ctx.memo.setdefault(_UNSET_ATTRIBUTES, {}))
 
     @strawberry.field(description="One attribute by key; null when no live definition has it.")

@@ -13,10 +13,10 @@ from resolvers.pagination import PageArgs
 from schema.agents import Agent, Team, VipGroup
 from schema.attributes import AttributeDefinition
 from schema.base import After, Before, Connection, First, Info, Last, Node, connection
-from schema.contacts import Contact
+from schema.contacts import Contact, attribute_values_read
 from schema.conversations import Conversation, Message
 from schema.enums import ConversationOrder, ConversationStatus, SocialNetwork
-from schema.lookahead import page_arguments, selects
+from schema.lookahead import page_arguments
 from schema.notes import Note
 
 _NODE_TYPES: dict[str, Any] = {
@@ -113,9 +113,7 @@ class Query:
             ctx,
             PageArgs(first, after, last, before),
             where,
-            with_attribute_values=selects(
-                info, ("nodes", "attributes"), ("edges", "node", "attributes")
-            ),
+            values=attribute_values_read(info, ("nodes",), ("edges", "node")),
         )
         return connection(found, Contact.of, lambda: contacts.count_contacts(ctx, where))
 
@@ -161,11 +159,7 @@ class Query:
             PageArgs(first, after, last, before),
             where,
             queue=queue,
-            with_attribute_values=selects(
-                info,
-                ("nodes", "contact", "attributes"),
-                ("edges", "node", "contact", "attributes"),
-            ),
+            values=attribute_values_read(info, ("nodes", "contact"), ("edges", "node", "contact")),
         )
         return connection(
             found, Conversation.of, lambda: conversations.count_conversations(ctx, where)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from db.attributes import AttributeDefinition, AttributeValue
+from db.attributes import NO_TEXTS, AttributeDefinition, AttributeTexts, AttributeValue
 from schema.attributes import Attribute, UnsetListing
 
 MOMENT = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -83,3 +83,23 @@ def test_another_list_of_definitions_gets_attributes_of_its_own() -> None:
     assert crm[0].value is None
     assert [a.key for a in after] == ["email", "phone", "level"]
     assert every[0] is not after[0]
+
+
+def test_values_without_their_history_list_as_values_with_none() -> None:
+    listings: dict[int, UnsetListing] = {}
+    texts = AttributeTexts([3, 9, 1, 2], ["gold", "gone", "a@example.com", None])
+
+    attributes = Attribute.all_of(DEFINITIONS, texts, listings)
+    unset = Attribute.all_of(DEFINITIONS, NO_TEXTS, listings)
+
+    assert [(a.key, a.value, a.updated_at, a.updated_by_id) for a in attributes] == [
+        ("email", "a@example.com", None, None),
+        ("phone", None, None, None),  # cleared: as an unset value
+        ("tier", "gold", None, None),
+    ]
+    assert [a.value for a in unset] == [None, None, None]
+    # Built on the same shared attributes as values with their history.
+    full = Attribute.all_of(DEFINITIONS, [value(10, 2, "+44 20 7946 0000")], listings)
+    assert unset[0] is full[0]
+    assert full[1].updated_by_id == 7
+    assert unset[1].updated_by_id is None

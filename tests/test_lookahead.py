@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 import strawberry
 
+from db.attributes import ValuesRead
 from resolvers import ids
 from schema import query as query_module
 from schema.lookahead import selects
@@ -140,7 +141,7 @@ async def test_values_read_with_the_contacts_are_those_read_on_their_own(
     by_conversation = await demo_org.agent(WITH_CONVERSATIONS, {"n": 100})
     by_list = await demo_org.agent(WITH_CONTACTS, variables)
     with monkeypatch.context() as blind:
-        blind.setattr(query_module, "selects", lambda info, *paths: False)
+        blind.setattr(query_module, "attribute_values_read", lambda info, *paths: ValuesRead.NONE)
         alone = await demo_org.agent(WITH_CONTACTS, variables)
 
     # then
