@@ -35,8 +35,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from uvicorn.supervisors import Multiprocess
 
+import workers
 from db import agents as agents_db
 from db import demo, migrate, pool
 from db import organizations as organizations_db
@@ -471,66 +471,27 @@ def serve(args: argparse.Namespace) -> None:
                 logger.info("stopping the embedded PostgreSQL")
 
 
-class WorkerListener(socket.socket):
-    """The listening address of `serve --workers N`: each worker listens on a socket of
-    its own, all bound to it with SO_REUSEPORT, and the kernel spreads new connections
-    over them.
-
-    With one socket shared by every worker (uvicorn's way), whichever worker wakes first
-    accepts every connection waiting, and keeps it while it is kept alive: ten
-    connections opened together by a client or a proxy's pool all went to one of two
-    workers, which then did all the work on one core while the other idled (queue pages
-    at concurrency 10: 380 to 420 requests per second, 520 to 610 when they were spread).
-
-    This socket is the parent's: bound, to claim the address and fail early if it is
-    taken, but never listening, so it gets no connections. uvicorn hands it to each
-    worker it starts (and restarts) by pickling it; instead of sharing it, the worker
-    gets a new socket bound to the same address (see `__reduce__`), which uvicorn then
-    listens on. The spreading is by a hash of each connection's addresses and ports, so
-    it is even over many connections and random over few. Sockets of one port with
-    SO_REUSEPORT must belong to one user, so another user's process cannot take a share.
-    """
-
-    @classmethod
-    def bind_to(cls, host: str, port: int) -> WorkerListener:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        listener = cls(family, socket.SOCK_STREAM)
-        try:
-            _reuse_port(listener).bind((host, port))
-        except OSError as exc:
-            listener.close()
-            raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-        return listener
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Called by multiprocessing as uvicorn starts a worker: the worker binds its own.
-        return (_worker_socket, (self.family, self.getsockname()))
-
-
-def _reuse_port(sock: socket.socket) -> socket.socket:
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    return sock
-
-
-def _worker_socket(family: socket.AddressFamily, address: tuple[Any, ...]) -> socket.socket:
-    """In a worker: its own socket on the parent's address (see WorkerListener)."""
-    sock = _reuse_port(socket.socket(family, socket.SOCK_STREAM))
-    sock.bind(address)
-    return sock
-
-
-def serve_workers(workers: int, options: dict[str, Any]) -> None:
-    """Serves with `workers` processes under uvicorn's supervisor (which restarts a worker
-    that dies), each listening on a socket of its own (see WorkerListener)."""
-    config = uvicorn.Config("server:create_app", factory=True, workers=workers, **options)
-    listener = WorkerListener.bind_to(config.host, config.port)
+def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """The listening socket of `serve --workers N` (see workers.py); a clear error if the
+    address is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
     try:
-        Multiprocess(config, sockets=[listener]).run()
-    except KeyboardInterrupt:
-        pass
-    finally:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(backlog)
+    except OSError as exc:
         listener.close()
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return listener
+
+
+def serve_workers(count: int, options: dict[str, Any]) -> None:
+    """Serves with `count` worker processes, each connection handed to one in turn."""
+    supervisor = workers.Supervisor(listen(options["host"], options["port"]), count, options)
+    supervisor.run()
+    if supervisor.failed:
+        raise CommandError("a worker failed to start (its error is above)")
 
 
 def _command(args: argparse.Namespace) -> None:

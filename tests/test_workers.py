@@ -1,96 +1,253 @@
-"""`serve --workers N`: each worker listens on a socket of its own (server.WorkerListener)."""
+"""`serve --workers N` (workers.py): connections handed to the ready workers in turn, a
+worker that dies replaced, all of them stopped on SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import select
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Iterator
-from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
+from uvicorn.config import STARTUP_FAILURE
 
 import server
+import workers
 from tests.test_cli import SERVER, free_port
 
 
 @pytest.fixture
-def listener() -> Iterator[server.WorkerListener]:
-    sock = server.WorkerListener.bind_to("127.0.0.1", 0)
+def dispatcher() -> Iterator[workers.Dispatcher]:
+    found = workers.Dispatcher(server.listen("127.0.0.1", 0))
+    found.start()
     try:
-        yield sock
+        yield found
     finally:
-        sock.close()
+        found.close()
 
 
-def worker_socket(listener: server.WorkerListener) -> socket.socket:
-    """The socket a worker gets for `listener`, through the pickling uvicorn uses."""
-    rebuilt = ForkingPickler.loads(ForkingPickler.dumps(listener))
-    assert isinstance(rebuilt, socket.socket)
-    return rebuilt
+def fake_worker(dispatcher: workers.Dispatcher, *, ready: bool = True) -> socket.socket:
+    """A worker's channel to the dispatcher, as workers.Worker opens it."""
+    channel = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    channel.connect(dispatcher.address)
+    if ready:
+        channel.sendall(workers.READY)
+    return channel
 
 
-def test_a_worker_gets_a_new_socket_on_the_listeners_address(
-    listener: server.WorkerListener,
-) -> None:
-    with worker_socket(listener) as worker:
-        assert worker.fileno() != listener.fileno()
-        assert worker.getsockname() == listener.getsockname()
-        assert worker.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
-        assert type(worker) is socket.socket  # a plain socket, for uvicorn to listen on
+def taken(channel: socket.socket, timeout: float = 10.0) -> socket.socket | None:
+    """The next connection handed to the worker of `channel`, or None if none comes."""
+    if not select.select([channel], [], [], timeout)[0]:
+        return None
+    said, fds, _, _ = socket.recv_fds(channel, 1, 1)
+    assert said == workers.CONNECTION
+    assert len(fds) == 1
+    return socket.socket(fileno=fds[0])
 
 
-def test_connections_are_spread_over_the_workers_sockets(
-    listener: server.WorkerListener,
-) -> None:
-    workers = [worker_socket(listener), worker_socket(listener)]
+def connect(dispatcher: workers.Dispatcher) -> socket.socket:
+    return socket.create_connection(dispatcher.listener.getsockname())
+
+
+def test_connections_go_to_the_ready_workers_in_turn(dispatcher: workers.Dispatcher) -> None:
+    channels = [fake_worker(dispatcher), fake_worker(dispatcher)]
     clients: list[socket.socket] = []
+    received: list[list[socket.socket]] = [[], []]
     try:
-        for worker in workers:
-            worker.listen(128)
-            worker.setblocking(False)
-        for _ in range(64):
-            clients.append(socket.create_connection(listener.getsockname()))
-        accepted = [0, 0]
-        while sum(accepted) < len(clients):
-            for index, worker in enumerate(workers):
-                try:
-                    worker.accept()[0].close()
-                except BlockingIOError:
-                    continue
-                accepted[index] += 1
-        # By a hash of each connection's ports: all 64 on one socket has odds of 2**-63.
-        assert min(accepted) > 0
-        # The parent's socket listens on nothing: it takes no connection.
-        with pytest.raises(OSError, match="Invalid argument"):
-            listener.accept()
+        for _ in range(10):
+            clients.append(connect(dispatcher))
+            # Handed out as they come: each goes to the worker whose turn it is.
+            arrived = [taken(channel, timeout=0.5) for channel in channels]
+            assert sum(1 for connection in arrived if connection is not None) == 1
+            for index, connection in enumerate(arrived):
+                if connection is not None:
+                    received[index].append(connection)
+        assert [len(connections) for connections in received] == [5, 5]
+        # Each is the client's connection itself: what a client sends, its worker reads.
+        by_peer = {c.getpeername(): c for connections in received for c in connections}
+        for client in clients:
+            client.sendall(b"ping")
+            assert by_peer[client.getsockname()].recv(4) == b"ping"
+        assert dispatcher.handed_out == 10
     finally:
-        for sock in clients + workers:
+        for sock in [*clients, *channels, *(c for r in received for c in r)]:
             sock.close()
 
 
+def test_connections_wait_until_a_worker_is_ready(dispatcher: workers.Dispatcher) -> None:
+    channel = fake_worker(dispatcher, ready=False)
+    with channel, connect(dispatcher) as client:
+        assert taken(channel, timeout=0.3) is None
+        channel.sendall(workers.READY)
+        connection = taken(channel)
+        assert connection is not None
+        with connection:
+            assert connection.getpeername() == client.getsockname()
+
+
+def test_a_worker_that_is_gone_gets_no_more_connections(dispatcher: workers.Dispatcher) -> None:
+    gone, staying = fake_worker(dispatcher), fake_worker(dispatcher)
+    clients = [connect(dispatcher) for _ in range(2)]
+    received = [taken(gone), taken(staying)]  # one each
+    gone.close()
+    try:
+        clients.extend(connect(dispatcher) for _ in range(4))
+        received.extend(taken(staying) for _ in range(4))
+        assert all(connection is not None for connection in received)
+    finally:
+        for sock in [*clients, staying, *(c for c in received if c is not None)]:
+            sock.close()
+
+
+def test_stopping_closes_the_listener_and_closing_tells_the_workers() -> None:
+    dispatcher = workers.Dispatcher(server.listen("127.0.0.1", 0))
+    dispatcher.start()
+    address = dispatcher.listener.getsockname()
+    channel = fake_worker(dispatcher)
+    with connect(dispatcher):
+        connection = taken(channel)  # the worker is in service
+        assert connection is not None
+        connection.close()
+    dispatcher.stop()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(address).close()
+    assert not select.select([channel], [], [], 0.2)[0]  # still open
+    dispatcher.close()
+    with channel:
+        assert select.select([channel], [], [], 10)[0]
+        # The worker's cue to stop: the end of its channel, or a reset if the dispatcher
+        # had not read what the worker said last.
+        with contextlib.suppress(ConnectionResetError):
+            assert channel.recv(1) == b""
+    assert not Path(dispatcher.address).parent.exists()
+
+
 def test_a_taken_address_is_a_clear_error() -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with socket.socket() as taken_already:
+        taken_already.bind(("127.0.0.1", 0))
+        taken_already.listen()
+        port = taken_already.getsockname()[1]
         with pytest.raises(server.CommandError, match=f"cannot listen on 127.0.0.1:{port}"):
-            server.WorkerListener.bind_to("127.0.0.1", port)
+            server.listen("127.0.0.1", port)
 
 
-def listening_sockets(port: int) -> int:
-    """How many sockets listen on 127.0.0.1:port (state 0A in /proc/net/tcp)."""
+# --- the supervisor, with workers that only say they are ready --------------------------
+
+
+def _ready_worker(options: dict[str, Any], address: str) -> None:
+    """A worker process that says it is ready, then waits until the parent goes away; it
+    fails the first time when `options` name a file that is not there yet."""
+    once = options.get("fail_once")
+    if once is not None and not Path(once).exists():
+        Path(once).touch()
+        sys.exit(1)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as channel:
+        channel.connect(address)
+        channel.sendall(workers.READY)
+        with contextlib.suppress(ConnectionResetError):
+            while channel.recv(16):
+                pass
+
+
+def _failing_worker(options: dict[str, Any], address: str) -> None:
+    sys.exit(STARTUP_FAILURE)
+
+
+def _run_until(supervisor: workers.Supervisor, done: threading.Event) -> None:
+    """Runs the supervisor (in this, the main thread: it handles signals) until `done`."""
+
+    def stop() -> None:
+        done.wait(60)
+        supervisor.stopping.set()
+
+    threading.Thread(target=stop, daemon=True).start()
+    supervisor.run()
+
+
+def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
+    supervisor = workers.Supervisor(
+        server.listen("127.0.0.1", 0),
+        2,
+        {"fail_once": str(tmp_path / "failed")},
+        target=_ready_worker,
+    )
+    ready = threading.Event()
+
+    def watch() -> None:
+        # Two workers ready: the one that failed was replaced.
+        while len(supervisor.dispatcher._ready) < 2 and not supervisor.stopping.is_set():
+            threading.Event().wait(0.05)
+        ready.set()
+
+    threading.Thread(target=watch).start()
+    _run_until(supervisor, ready)
+
+    assert (tmp_path / "failed").exists()
+    assert not supervisor.failed
+    assert len(supervisor.processes) == 2
+    assert [process.exitcode for process in supervisor.processes] == [0, 0]
+
+
+def test_a_worker_that_fails_to_start_stops_the_server() -> None:
+    supervisor = workers.Supervisor(server.listen("127.0.0.1", 0), 2, {}, target=_failing_worker)
+    _run_until(supervisor, threading.Event())  # stops of itself
+    assert supervisor.failed
+    assert all(not process.is_alive() for process in supervisor.processes)
+
+
+# --- serve --workers 2 --------------------------------------------------------------------
+
+
+def _workers(pid: int) -> list[int]:
+    """The worker processes of the server `pid` (its children, but multiprocessing's
+    resource tracker)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+    return found
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
+def _served_on(port: int) -> dict[str, str]:
+    """The inodes of established connections to 127.0.0.1:port (/proc/net/tcp), by the
+    client's port."""
     wanted = f"0100007F:{port:04X}"
-    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    return sum(1 for line in lines if line.split()[1] == wanted and line.split()[3] == "0A")
+    found = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == wanted and fields[3] == "01":
+            found[fields[2]] = fields[9]
+    return found
 
 
-async def test_serve_with_two_workers_listens_twice_and_answers(
+async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+    head = await reader.readuntil(b"\r\n\r\n")
+    headers = dict(line.lower().split(b": ", 1) for line in head.split(b"\r\n")[1:] if line)
+    length = int(headers[b"content-length"])
+    return await reader.readexactly(length)
+
+
+async def test_serve_with_two_workers_spreads_ten_connections_five_and_five(
     database: str, tmp_path: Path
 ) -> None:
     port = free_port()
@@ -114,20 +271,35 @@ async def test_serve_with_two_workers_listens_twice_and_answers(
             cwd=SERVER.parent,
             start_new_session=True,
         )
+    streams = []
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            for _ in range(300):  # the workers start in a few seconds
-                if listening_sockets(port) == 2:
-                    break
-                await asyncio.sleep(0.1)
-            assert listening_sockets(port) == 2, log.read_text()
-            for _ in range(4):
-                assert (await http.get("/healthz")).json() == {"status": "ok"}
+        for _ in range(300):  # the workers start in a few seconds
+            with contextlib.suppress(OSError):
+                streams.append(await asyncio.open_connection("127.0.0.1", port))
+                break
+            await asyncio.sleep(0.1)
+        assert streams, log.read_text()
+        streams.extend([await asyncio.open_connection("127.0.0.1", port) for _ in range(9)])
+        for reader, writer in streams:  # kept alive: each stays with its worker
+            assert await asyncio.wait_for(_get(reader, writer), 30) == b'{"status":"ok"}'
+
+        children = _workers(process.pid)
+        assert len(children) == 2, children
+        connections = _served_on(port)
+        assert len(connections) == 10
+        per_worker = sorted(
+            len(_socket_inodes(child) & set(connections.values())) for child in children
+        )
+        assert per_worker == [5, 5]
+
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), timeout=30)
         assert process.returncode == 0, log.read_text()
-        assert listening_sockets(port) == 0
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.open_connection("127.0.0.1", port)
     finally:
+        for _, writer in streams:
+            writer.close()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         await process.wait()
