@@ -90,7 +90,10 @@ class Attribute:
         request (kept in `listings`, by the identity of the list, which live_definitions
         shares) and copied; each of the contact's values then replaces its definition's
         attribute by a copy with the value (values of definitions not listed are left
-        out). A queue page's contacts have some five values of fifteen definitions."""
+        out). A queue page's contacts have some five values of fifteen definitions.
+        Values without history are the same attribute for every contact with the same
+        value of the same definition (made once per request, kept in the listing): the
+        executor then completes each once (see schema/levels.py, _Batch)."""
         listing = listings.get(id(definitions))
         # The listing keeps the list alive, so that its id is not another list's.
         if listing is None or listing.definitions is not definitions:
@@ -101,10 +104,16 @@ class Attribute:
         listed = listing.attributes.copy()
         positions = listing.positions
         if isinstance(values, attributes_db.AttributeTexts):
+            # Without its history, an attribute is its definition and its value: contacts
+            # with the same value (a language, a tier) share one.
+            shared = listing.valued
             for definition_id, text in zip(values.definition_ids, values.values, strict=True):
                 position = positions.get(definition_id)
                 if position is not None:
-                    listed[position] = listed[position]._with(text)
+                    attribute = shared.get((position, text))
+                    if attribute is None:
+                        attribute = shared[position, text] = listed[position]._with(text)
+                    listed[position] = attribute
             return listed
         for value in values:
             position = positions.get(value.definition_id)
@@ -144,9 +153,10 @@ class Attribute:
 
 class UnsetListing:
     """Attributes without values, one per definition of a list, and each definition's
-    position in it by its id (see Attribute.all_of)."""
+    position in it by its id; and the attributes with a value but no history made so
+    far, by position and value (see Attribute.all_of)."""
 
-    __slots__ = ("attributes", "definitions", "positions")
+    __slots__ = ("attributes", "definitions", "positions", "valued")
 
     def __init__(
         self, definitions: list[attributes_db.AttributeDefinition], attributes: list[Attribute]
@@ -154,3 +164,4 @@ class UnsetListing:
         self.definitions = definitions
         self.attributes = attributes
         self.positions = {definition.id: index for index, definition in enumerate(definitions)}
+        self.valued: dict[tuple[int, str | None], Attribute] = {}

@@ -103,3 +103,28 @@ def test_values_without_their_history_list_as_values_with_none() -> None:
     assert unset[0] is full[0]
     assert full[1].updated_by_id == 7
     assert unset[1].updated_by_id is None
+
+
+def test_contacts_with_the_same_value_without_history_share_its_attribute() -> None:
+    listings: dict[int, UnsetListing] = {}
+
+    first = Attribute.all_of(
+        DEFINITIONS, AttributeTexts([3, 1], ["gold", "a@example.com"]), listings
+    )
+    second = Attribute.all_of(
+        DEFINITIONS, AttributeTexts([1, 3], ["b@example.com", "gold"]), listings
+    )
+    # With the history, equal values are attributes of their own.
+    full = Attribute.all_of(DEFINITIONS, [value(12, 3, "gold")], listings)
+    other = Attribute.all_of(DEFINITIONS, [value(13, 3, "gold")], listings)
+
+    assert first[2] is second[2]  # tier: gold
+    assert (first[2].key, first[2].value) == ("tier", "gold")
+    assert first[0] is not second[0]
+    assert (first[0].value, second[0].value) == ("a@example.com", "b@example.com")
+    assert full[2] is not other[2]
+    assert full[2].value == other[2].value == "gold"
+    assert full[2] is not first[2]
+    assert full[2].updated_by_id == 7
+    # The unset attribute they were made from is left as it was.
+    assert Attribute.all_of(DEFINITIONS, NO_TEXTS, listings)[2].value is None
