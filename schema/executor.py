@@ -53,6 +53,28 @@ def _plan(parent_type: GraphQLObjectType, field_name: str) -> Plan:
 
 class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def execute_operation(self, serially: bool | None = None) -> Any:
+        result = self._execute_operation(serially)
+        if self.is_awaitable(result):
+            return self._released_after(result)
+        self._release()
+        return result
+
+    async def _released_after(self, result: Any) -> Any:
+        try:
+            return await result
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        """Once the operation is executed: breaks the reference cycle graphql-core's
+        executor makes with its own bound methods (`async_helpers`, which every resolve
+        info carries). Through it, a request's context, loaders and results were
+        garbage only the cyclic collector could free, some 600 objects a queue page,
+        which set off a collection every dozen pages (1.4 ms each, a full one 13 to 21
+        ms): with it broken, reference counting frees them when the request ends."""
+        self.__dict__.pop("async_helpers", None)
+
+    def _execute_operation(self, serially: bool | None) -> Any:
         # Queries run level by level (schema/levels.py) when nothing observes single
         # fields: no middleware, abort signal or hooks. Mutations run their root fields
         # one after another, as graphql-core does.
