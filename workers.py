@@ -17,16 +17,18 @@ connections, not over a few long-lived ones, such as a proxy's or a load generat
 Handing a connection out costs the parent an accept and a send, once per connection, not
 per request.
 
-The parent (Supervisor) starts the workers, starts another when one dies, and stops them
-all on SIGINT or SIGTERM. A worker (Worker, a uvicorn Server) reaches the parent through a
-Unix socket in a directory only the server's user may enter, says when it is ready, and
-serves the connections it is given until it is told to stop or the parent goes away.
+The parent (Supervisor) starts the workers, starts another when one dies or hangs (it
+kills one whose event loop has stopped turning), and stops them all on SIGINT or SIGTERM.
+A worker (Worker, a uvicorn Server) reaches the parent through a Unix socket in a
+directory only the server's user may enter, says when it is ready, and serves the
+connections it is given until it is told to stop or the parent goes away.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import functools
 import logging
 import multiprocessing
@@ -40,6 +42,7 @@ import threading
 import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -57,6 +60,13 @@ CONNECTION = b"C"
 _TAKEN_AT_ONCE = 64
 # How long the parent lets stopping workers finish the requests they have, in seconds.
 STOP_TIMEOUT = 30.0
+# How long a serving worker's event loop may go without a turn before the parent takes it
+# for hung and kills it, in seconds (it notes the time once a second; see Worker.on_tick).
+HEALTH_TIMEOUT = 10.0
+
+# What a worker process runs: given uvicorn's options, the dispatcher's address and where
+# to note that its event loop turns (a time of time.monotonic(), shared with the parent).
+Target = Callable[[dict[str, Any], str, "Synchronized[float]"], None]
 
 
 class Dispatcher:
@@ -211,9 +221,12 @@ class Dispatcher:
 class Worker(uvicorn.Server):
     """A worker's server: serves the connections the parent hands it over `channel`."""
 
-    def __init__(self, config: uvicorn.Config, channel: socket.socket) -> None:
+    def __init__(
+        self, config: uvicorn.Config, channel: socket.socket, alive: Synchronized[float]
+    ) -> None:
         super().__init__(config)
         self._channel = channel
+        self._alive = alive
         self._connecting: set[asyncio.Task[None]] = set()  # kept until done (see _take)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -262,6 +275,13 @@ class Worker(uvicorn.Server):
         except OSError:  # the client went away meanwhile
             connection.close()
 
+    async def on_tick(self, counter: int) -> bool:
+        # uvicorn's main loop calls this every tenth of a second: once a second, the
+        # parent learns that the event loop still turns.
+        if counter % 10 == 0:
+            self._alive.value = time.monotonic()
+        return await super().on_tick(counter)
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # The parent hands out nothing more once the channel closes.
         with contextlib.suppress(ValueError, OSError):
@@ -270,20 +290,21 @@ class Worker(uvicorn.Server):
         await super().shutdown(sockets=[])
 
 
-def work(options: dict[str, Any], address: str) -> None:
+def work(options: dict[str, Any], address: str, alive: Synchronized[float]) -> None:
     """A worker process: the app (`server:create_app`) served with uvicorn's `options`, on
-    the connections of the dispatcher at `address`."""
+    the connections of the dispatcher at `address` (see Target)."""
     config = uvicorn.Config("server:create_app", factory=True, **options)
     config.configure_logging()
     channel = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     channel.connect(address)
-    Worker(config, channel).run()
+    Worker(config, channel, alive).run()
 
 
 class Supervisor:
     """The parent of `serve --workers N`: starts `count` workers, and another for each
-    that dies (but for one that fails to start, as every other would: then it stops),
-    and stops them all on SIGINT or SIGTERM, letting them finish what they are doing."""
+    that dies (but for one that fails to start, as every other would: then it stops) or
+    hangs (its event loop has not turned for `health_timeout` seconds: it is killed), and
+    stops them all on SIGINT or SIGTERM, letting them finish what they are doing."""
 
     def __init__(
         self,
@@ -291,22 +312,28 @@ class Supervisor:
         count: int,
         options: dict[str, Any],
         *,
-        target: Callable[[dict[str, Any], str], None] = work,
+        target: Target = work,
+        health_timeout: float = HEALTH_TIMEOUT,
     ) -> None:
         self.dispatcher = Dispatcher(listener, starting=count)
         self.count = count
         self.options = options
         self.target = target
+        self.health_timeout = health_timeout
         self.processes: list[BaseProcess] = []
+        # When each worker's event loop last turned (0: not serving yet), by index.
+        self._alive: list[Synchronized[float]] = []
         self.stopping = threading.Event()
         self.failed = False  # a worker failed to start
 
-    def _start(self) -> BaseProcess:
-        process = multiprocessing.get_context("spawn").Process(
-            target=self.target, args=(self.options, self.dispatcher.address), daemon=False
+    def _start(self) -> tuple[BaseProcess, Synchronized[float]]:
+        spawn = multiprocessing.get_context("spawn")
+        alive = spawn.Value(ctypes.c_double, 0.0)
+        process = spawn.Process(
+            target=self.target, args=(self.options, self.dispatcher.address, alive)
         )
         process.start()
-        return process
+        return process, alive
 
     def run(self) -> None:
         previous = {
@@ -314,11 +341,15 @@ class Supervisor:
         }
         self.dispatcher.start()
         try:
-            self.processes = [self._start() for _ in range(self.count)]
+            for _ in range(self.count):
+                process, alive = self._start()
+                self.processes.append(process)
+                self._alive.append(alive)
             logger.info(
                 "started %d workers: %s", self.count, ", ".join(str(p.pid) for p in self.processes)
             )
             while not self.stopping.wait(0.5):
+                self._kill_hung()
                 self._replace_dead()
         finally:
             self.dispatcher.stop()
@@ -331,6 +362,19 @@ class Supervisor:
         logger.info("received %s, stopping the workers", signal.Signals(signum).name)
         self.stopping.set()
 
+    def _kill_hung(self) -> None:
+        now = time.monotonic()
+        for process, alive in zip(self.processes, self._alive, strict=True):
+            since = alive.value
+            if since and now - since > self.health_timeout and process.is_alive():
+                logger.error(
+                    "worker %s has not turned its event loop for %.0f s; killing it",
+                    process.pid,
+                    now - since,
+                )
+                process.kill()
+                process.join()
+
     def _replace_dead(self) -> None:
         for index, process in enumerate(self.processes):
             if process.is_alive() or self.stopping.is_set():
@@ -341,7 +385,7 @@ class Supervisor:
                 self.failed = True
                 self.stopping.set()
                 return
-            replacement = self._start()
+            replacement, alive = self._start()
             logger.warning(
                 "worker %s died (exit code %s); started %s",
                 process.pid,
@@ -349,6 +393,7 @@ class Supervisor:
                 replacement.pid,
             )
             self.processes[index] = replacement
+            self._alive[index] = alive
 
     def _stop_all(self) -> None:
         for process in self.processes:

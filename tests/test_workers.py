@@ -11,7 +11,9 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
 
@@ -141,13 +143,19 @@ def test_a_taken_address_is_a_clear_error() -> None:
 # --- the supervisor, with workers that only say they are ready --------------------------
 
 
-def _ready_worker(options: dict[str, Any], address: str) -> None:
-    """A worker process that says it is ready, then waits until the parent goes away; it
-    fails the first time when `options` name a file that is not there yet."""
-    once = options.get("fail_once")
-    if once is not None and not Path(once).exists():
-        Path(once).touch()
-        sys.exit(1)
+def _ready_worker(options: dict[str, Any], address: str, alive: Synchronized[float]) -> None:
+    """A worker process that says it is ready, then waits until the parent goes away. The
+    first time, where `options` name a file that is not there yet, it writes its pid
+    there, and fails (`fail_once`) or hangs (`hang_once`)."""
+    for how in ("fail_once", "hang_once"):
+        once = options.get(how)
+        if once is not None and not Path(once).exists():
+            Path(once).write_text(str(os.getpid()))
+            if how == "fail_once":
+                sys.exit(1)
+            alive.value = time.monotonic()  # it served, once
+            time.sleep(120)
+            sys.exit(1)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as channel:
         channel.connect(address)
@@ -157,48 +165,61 @@ def _ready_worker(options: dict[str, Any], address: str) -> None:
                 pass
 
 
-def _failing_worker(options: dict[str, Any], address: str) -> None:
+def _failing_worker(options: dict[str, Any], address: str, alive: Synchronized[float]) -> None:
     sys.exit(STARTUP_FAILURE)
 
 
-def _run_until(supervisor: workers.Supervisor, done: threading.Event) -> None:
-    """Runs the supervisor (in this, the main thread: it handles signals) until `done`."""
-
-    def stop() -> None:
-        done.wait(60)
-        supervisor.stopping.set()
-
-    threading.Thread(target=stop, daemon=True).start()
-    supervisor.run()
-
-
-def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
-    supervisor = workers.Supervisor(
-        server.listen("127.0.0.1", 0),
-        2,
-        {"fail_once": str(tmp_path / "failed")},
-        target=_ready_worker,
-    )
+def _run_until_ready(supervisor: workers.Supervisor, count: int) -> bool:
+    """Runs the supervisor until `count` workers are ready; whether they were."""
     ready = threading.Event()
 
     def watch() -> None:
-        # Two workers ready: the one that failed was replaced.
-        while len(supervisor.dispatcher._ready) < 2 and not supervisor.stopping.is_set():
-            threading.Event().wait(0.05)
-        ready.set()
+        deadline = time.monotonic() + 60
+        while len(supervisor.dispatcher._ready) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if len(supervisor.dispatcher._ready) >= count:
+            ready.set()
+        supervisor.stopping.set()
 
-    threading.Thread(target=watch).start()
-    _run_until(supervisor, ready)
+    threading.Thread(target=watch, daemon=True).start()
+    supervisor.run()
+    return ready.is_set()
 
-    assert (tmp_path / "failed").exists()
+
+def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
+    failed = tmp_path / "failed"
+    supervisor = workers.Supervisor(
+        server.listen("127.0.0.1", 0), 2, {"fail_once": str(failed)}, target=_ready_worker
+    )
+
+    assert _run_until_ready(supervisor, 2)  # the one that failed was replaced
+
+    assert int(failed.read_text()) not in [process.pid for process in supervisor.processes]
     assert not supervisor.failed
-    assert len(supervisor.processes) == 2
     assert [process.exitcode for process in supervisor.processes] == [0, 0]
+
+
+def test_a_worker_whose_event_loop_stops_turning_is_killed_and_replaced(tmp_path: Path) -> None:
+    hung = tmp_path / "hung"
+    supervisor = workers.Supervisor(
+        server.listen("127.0.0.1", 0),
+        1,
+        {"hang_once": str(hung)},
+        target=_ready_worker,
+        health_timeout=0.5,
+    )
+
+    assert _run_until_ready(supervisor, 1)
+
+    pid = int(hung.read_text())
+    assert pid != supervisor.processes[0].pid
+    assert not Path(f"/proc/{pid}").exists()  # killed, and reaped
+    assert supervisor.processes[0].exitcode == 0
 
 
 def test_a_worker_that_fails_to_start_stops_the_server() -> None:
     supervisor = workers.Supervisor(server.listen("127.0.0.1", 0), 2, {}, target=_failing_worker)
-    _run_until(supervisor, threading.Event())  # stops of itself
+    assert not _run_until_ready(supervisor, 1)  # it stops of itself
     assert supervisor.failed
     assert all(not process.is_alive() for process in supervisor.processes)
 
