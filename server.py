@@ -492,7 +492,7 @@ def serve_workers(count: int, options: dict[str, Any]) -> None:
     supervisor = workers.Supervisor(listen(options["host"], options["port"]), count, options)
     supervisor.run()
     if supervisor.failed:
-        raise CommandError("a worker failed to start (its error is above)")
+        raise CommandError("a worker failed to start, or the dispatcher failed (see above)")
 
 
 def _command(args: argparse.Namespace) -> None:

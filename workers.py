@@ -54,6 +54,12 @@ logger = logging.getLogger("inbox")
 
 # What a worker sends the parent once it serves: connections may be handed to it.
 READY = b"R"
+# What a serving worker sends the parent once a second, from its event loop.
+ALIVE = b"A"
+# How long the dispatcher passes over a worker it has not heard from, in seconds: one
+# busy with a long request, or hung, is given nothing more until it is heard again (or,
+# if no worker has been heard from lately, until it is the last one left).
+QUIET_AFTER = 3.0
 # What comes with each handed-out connection (a message carries at least one byte).
 CONNECTION = b"C"
 # Connections a worker takes from its channel before it lets the event loop run on.
@@ -96,6 +102,7 @@ class Dispatcher:
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._selector = selectors.DefaultSelector()
         self._ready: list[socket.socket] = []  # channels of ready workers, in turn order
+        self._heard_at: dict[socket.socket, float] = {}  # when each worker last said anything
         self._turn = 0
         self._accepting = False
         self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
@@ -124,6 +131,16 @@ class Dispatcher:
         shutil.rmtree(self._directory, ignore_errors=True)
 
     def _run(self) -> None:
+        try:
+            self._dispatch()
+        except Exception:
+            # Connections would then wait unanswered: the supervisor stops the server.
+            logger.exception("the dispatcher failed; no connection will be handed out")
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _dispatch(self) -> None:
         selector = self._selector
         selector.register(self._wake_reader, selectors.EVENT_READ, self._wake_reader)
         selector.register(self._registry, selectors.EVENT_READ, self._registry)
@@ -135,6 +152,8 @@ class Dispatcher:
             timeout = max(0.0, deadline - time.monotonic()) if self._starting else None
             for key, _ in selector.select(timeout):
                 sock = key.data
+                if sock.fileno() == -1:  # a channel forgotten earlier in this batch
+                    continue
                 if sock is self._wake_reader:
                     return
                 if sock is self._registry:
@@ -145,30 +164,41 @@ class Dispatcher:
                     self._heard(sock)
 
     def _register(self) -> None:
-        with contextlib.suppress(BlockingIOError):
+        try:
             channel, _ = self._registry.accept()
-            channel.setblocking(False)
-            self._selector.register(channel, selectors.EVENT_READ, channel)
+        except BlockingIOError:
+            return
+        except OSError as error:  # out of descriptors, say: the worker waits
+            logger.warning("accepting a worker failed: %s", error)
+            time.sleep(0.1)
+            return
+        channel.setblocking(False)
+        self._selector.register(channel, selectors.EVENT_READ, channel)
 
     def _heard(self, channel: socket.socket) -> None:
         try:
-            said = channel.recv(16)
+            said = channel.recv(64)
         except BlockingIOError:
             return
         except OSError:
             said = b""
         if not said:  # the worker stopped or died
             self._forget(channel)
-        elif READY in said and channel not in self._ready:
+            return
+        self._heard_at[channel] = time.monotonic()
+        if READY in said and channel not in self._ready:
             self._ready.append(channel)
             if len(self._ready) >= self._starting:
                 self._starting = 0
                 self._accept(True)
 
     def _forget(self, channel: socket.socket) -> None:
+        if channel.fileno() == -1:  # forgotten already
+            return
         self._selector.unregister(channel)
         if channel in self._ready:
             self._ready.remove(channel)
+        self._heard_at.pop(channel, None)
         channel.close()
         if not self._ready:
             self._accept(False)
@@ -196,23 +226,30 @@ class Dispatcher:
                 self._give(connection)
 
     def _give(self, connection: socket.socket) -> None:
-        # Each ready worker in turn; one that cannot take it now (its channel is full) is
-        # passed over, one that is gone is forgotten. A connection no worker can take is
-        # closed.
+        # Each ready worker in turn, but those not heard from lately while others were;
+        # one that cannot take it now (its channel is full) is passed over, one that is
+        # gone is forgotten. A connection no worker can take is closed.
+        now = time.monotonic()
+        heard = [c for c in self._ready if now - self._heard_at.get(c, now) <= QUIET_AFTER]
+        candidates = heard or list(self._ready)
         gone = []
-        for _ in range(len(self._ready)):
-            self._turn = (self._turn + 1) % len(self._ready)
-            channel = self._ready[self._turn]
+        given = False
+        for _ in range(len(candidates)):
+            self._turn = (self._turn + 1) % len(candidates)
+            channel = candidates[self._turn]
             try:
                 socket.send_fds(channel, [CONNECTION], [connection.fileno()])
-            except BlockingIOError:
-                continue
-            except OSError:
+            except (BrokenPipeError, ConnectionResetError):
                 gone.append(channel)
                 continue
+            except OSError as error:  # full (EAGAIN), or short of memory: passed over
+                if not isinstance(error, BlockingIOError):
+                    logger.warning("handing a connection to a worker failed: %s", error)
+                continue
             self.handed_out += 1
+            given = True
             break
-        else:
+        if not given:
             logger.warning("no worker could take a connection; it is closed")
         for channel in gone:
             self._forget(channel)
@@ -277,12 +314,18 @@ class Worker(uvicorn.Server):
 
     async def on_tick(self, counter: int) -> bool:
         # uvicorn's main loop calls this every tenth of a second: once a second, the
-        # parent learns that the event loop still turns.
+        # parent learns that the event loop still turns (the supervisor through `alive`,
+        # the dispatcher through the channel).
         if counter % 10 == 0:
             self._alive.value = time.monotonic()
+            with contextlib.suppress(OSError):  # a full channel: the parent is busy
+                self._channel.send(ALIVE)
         return await super().on_tick(counter)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Stopping, the worker no longer notes that its event loop turns: the supervisor
+        # must not take it for hung while it finishes its requests.
+        self._alive.value = 0.0
         # The parent hands out nothing more once the channel closes.
         with contextlib.suppress(ValueError, OSError):
             asyncio.get_running_loop().remove_reader(self._channel.fileno())
@@ -324,7 +367,7 @@ class Supervisor:
         # When each worker's event loop last turned (0: not serving yet), by index.
         self._alive: list[Synchronized[float]] = []
         self.stopping = threading.Event()
-        self.failed = False  # a worker failed to start
+        self.failed = False  # a worker failed to start, or the dispatcher failed
 
     def _start(self) -> tuple[BaseProcess, Synchronized[float]]:
         spawn = multiprocessing.get_context("spawn")
@@ -349,6 +392,9 @@ class Supervisor:
                 "started %d workers: %s", self.count, ", ".join(str(p.pid) for p in self.processes)
             )
             while not self.stopping.wait(0.5):
+                if not self.dispatcher.is_alive():
+                    self.failed = True
+                    break
                 self._kill_hung()
                 self._replace_dead()
         finally:

@@ -92,8 +92,9 @@ class Attribute:
         attribute by a copy with the value (values of definitions not listed are left
         out). A queue page's contacts have some five values of fifteen definitions.
         Values without history are the same attribute for every contact with the same
-        value of the same definition (made once per request, kept in the listing): the
-        executor then completes each once (see schema/levels.py, _Batch)."""
+        value of the same definition (made once per request, kept in the listing): where
+        the selection reads plain fields only, the executor then completes each once (see
+        schema/levels.py, _Batch)."""
         listing = listings.get(id(definitions))
         # The listing keeps the list alive, so that its id is not another list's.
         if listing is None or listing.definitions is not definitions:

@@ -4,8 +4,14 @@ attributes still answers `updatedAt` and `updatedBy` wherever they are asked for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import pytest
+
+from db import contacts as contacts_db
+from db import conversations as conversations_db
+from db.attributes import ValuesRead
 from tests.attributes import attribute, clear_value, read_contact, set_value
 from tests.conftest import Org
 
@@ -50,6 +56,25 @@ fragment shown on Contact { attributes { key value updatedAt } }
 """
 
 
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[ValuesRead]:
+    """What each page of conversations or contacts read of the attribute values."""
+    found: list[ValuesRead] = []
+
+    def spy(page: Callable[..., Any]) -> Callable[..., Any]:
+        async def read(*args: Any, **kwargs: Any) -> Any:
+            found.append(kwargs["values"])
+            return await page(*args, **kwargs)
+
+        return read
+
+    monkeypatch.setattr(
+        conversations_db, "page_conversations", spy(conversations_db.page_conversations)
+    )
+    monkeypatch.setattr(contacts_db, "page_contacts", spy(contacts_db.page_contacts))
+    return found
+
+
 def _contacts(reply: Any, *path: str) -> dict[str, dict[str, Any]]:
     """The contacts of a page, by id."""
     found = reply.data
@@ -64,16 +89,20 @@ async def _first_in_queue(org: Org) -> str:
     return contact
 
 
-async def test_a_page_lists_the_values_it_reads_without_their_history(demo_org: Org) -> None:
+async def test_a_page_lists_the_values_it_reads_without_their_history(
+    demo_org: Org, reads: list[ValuesRead]
+) -> None:
     contact = await _first_in_queue(demo_org)
     await set_value(demo_org.agent, contact, "location", "Oslo")
     await clear_value(demo_org.admin, contact, "email")
     panel = await read_contact(demo_org.agent, contact)
+    reads.clear()
 
     queue = await demo_org.agent(QUEUE, {"history": False})
     shown = [node["contact"] for node in queue.data["conversations"]["nodes"]]
     with_history = await demo_org.agent(QUEUE_WITH_HISTORY)
 
+    assert reads == [ValuesRead.TEXTS, ValuesRead.FULL]
     # The values, cleared ones as null, as the contact's own page lists them.
     listed = next(c for c in shown if c["id"] == contact)["attributes"]
     assert listed == [{"key": a["key"], "value": a["value"]} for a in panel["attributes"]]
@@ -141,14 +170,16 @@ async def test_the_history_asked_for_elsewhere_in_the_document_is_read_for_it(
 
 
 async def test_pages_of_contacts_read_the_history_only_where_it_is_shown(
-    demo_org: Org,
+    demo_org: Org, reads: list[ValuesRead]
 ) -> None:
     contact = await _first_in_queue(demo_org)
     await set_value(demo_org.agent, contact, "location", "Oslo")
 
     for search in (None, "a"):
+        reads.clear()
         plain = await demo_org.agent(CONTACTS, {"search": search})
         full = await demo_org.agent(CONTACTS_WITH_HISTORY, {"search": search})
+        assert reads == [ValuesRead.TEXTS, ValuesRead.FULL]
 
         listed = _contacts(plain, "contacts")
         shown = _contacts(full, "contacts")

@@ -103,8 +103,63 @@ def test_a_worker_that_is_gone_gets_no_more_connections(dispatcher: workers.Disp
         clients.extend(connect(dispatcher) for _ in range(4))
         received.extend(taken(staying) for _ in range(4))
         assert all(connection is not None for connection in received)
+        assert len(dispatcher._ready) == 1
+        assert dispatcher.is_alive()
     finally:
         for sock in [*clients, staying, *(c for c in received if c is not None)]:
+            sock.close()
+
+
+def test_a_worker_found_gone_while_handing_out_is_forgotten_once() -> None:
+    # The dispatcher's steps by hand (its thread not started): one select can report
+    # both a connection, whose turn falls to a worker that is gone (its send fails), and
+    # that worker's channel ending, forgotten by then.
+    dispatcher = workers.Dispatcher(server.listen("127.0.0.1", 0))
+    gone, staying = fake_worker(dispatcher), fake_worker(dispatcher)
+    clients: list[socket.socket] = []
+    arrived: list[socket.socket | None] = []
+    try:
+        dispatcher._register()
+        dispatcher._register()
+        channels = list(dispatcher._selector.get_map().values())
+        for key in channels:
+            dispatcher._heard(key.data)  # READY
+        assert len(dispatcher._ready) == 2
+        gone.close()
+        clients = [connect(dispatcher) for _ in range(4)]
+        dispatcher._hand_out()
+        for key in channels:
+            dispatcher._heard(key.data)  # the end of the one that is gone, again
+        arrived = [taken(staying, timeout=1) for _ in range(4)]
+        assert all(connection is not None for connection in arrived)
+        assert dispatcher.handed_out == 4
+        assert len(dispatcher._ready) == 1
+    finally:
+        for sock in [*clients, staying, *(c for c in arrived if c is not None)]:
+            sock.close()
+        dispatcher.close()
+
+
+def test_a_worker_not_heard_from_lately_is_passed_over(dispatcher: workers.Dispatcher) -> None:
+    quiet, heard = fake_worker(dispatcher), fake_worker(dispatcher)
+    clients = [connect(dispatcher) for _ in range(2)]
+    received = [taken(quiet), taken(heard)]  # both in service
+    try:
+        # Both last heard long ago; then one says it is alive.
+        for channel in list(dispatcher._heard_at):
+            dispatcher._heard_at[channel] -= 2 * workers.QUIET_AFTER
+        heard.sendall(workers.ALIVE)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(
+            time.monotonic() - at < workers.QUIET_AFTER for at in dispatcher._heard_at.values()
+        ):
+            time.sleep(0.01)
+        clients.extend(connect(dispatcher) for _ in range(4))
+        received.extend(taken(heard) for _ in range(4))
+        assert all(connection is not None for connection in received)
+        assert taken(quiet, timeout=0.2) is None
+    finally:
+        for sock in [*clients, quiet, heard, *(c for c in received if c is not None)]:
             sock.close()
 
 
@@ -215,6 +270,30 @@ def test_a_worker_whose_event_loop_stops_turning_is_killed_and_replaced(tmp_path
     assert pid != supervisor.processes[0].pid
     assert not Path(f"/proc/{pid}").exists()  # killed, and reaped
     assert supervisor.processes[0].exitcode == 0
+
+
+def test_the_server_stops_when_the_dispatcher_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(self: workers.Dispatcher) -> None:
+        raise RuntimeError("dispatcher bug")
+
+    monkeypatch.setattr(workers.Dispatcher, "_hand_out", fail)
+    supervisor = workers.Supervisor(server.listen("127.0.0.1", 0), 1, {}, target=_ready_worker)
+    address = supervisor.dispatcher.listener.getsockname()
+
+    def client() -> None:
+        deadline = time.monotonic() + 60
+        while not supervisor.dispatcher._ready and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with socket.create_connection(address):  # sets the dispatcher off
+            supervisor.stopping.wait(60)  # else: stopped by the test, which then fails
+        supervisor.stopping.set()
+
+    threading.Thread(target=client, daemon=True).start()
+    supervisor.run()
+
+    assert supervisor.failed
+    assert not supervisor.dispatcher.is_alive()
+    assert all(not process.is_alive() for process in supervisor.processes)
 
 
 def test_a_worker_that_fails_to_start_stops_the_server() -> None:
